@@ -1,0 +1,78 @@
+"""The ``portscope`` command: thin sub-commands that parse, call the library, render, and set the exit code.
+
+Exit codes (stable, documented in README.md):
+    0  success
+    1  the command ran and found something at or above the asked severity (audit-style commands)
+    2  usage or input error: a bad argument, an unreadable or malformed input
+    3  a privilege or platform limit stopped the command
+  130  interrupted (Ctrl-C)
+Only this package writes to stdout/stderr or exits; the library raises PortscopeError instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from portscope import __version__
+from portscope.cli import explain as explain_cmd
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+_DESCRIPTION = """\
+portscope tells you what a network port is, who uses it, and whether it is normal.
+It cares most about ephemeral ports: the random high ports an OS picks for each outgoing connection,
+which fill firewall logs, netstat and captures and confuse everyone.
+"""
+
+_EPILOG = """\
+examples:
+  portscope explain 56744           what is port 56744, and why is it in my logs?
+  portscope explain 443/udp 5353/udp  several ports, with a protocol each
+  portscope explain ssh             a service name (IANA, or /etc/services aliases such as www)
+  portscope explain 49152-49160     a range: which OS ranges and assignments it overlaps
+  portscope explain 61000 --os windows   judge the port as a Windows host would
+  portscope explain 56744 --json    the same as a JSON document (docs/explain-json.md)
+
+exit codes: 0 ok, 1 findings, 2 bad usage or input, 3 missing privilege, 130 interrupted.
+Every command takes --json. Output is plain text when piped; set NO_COLOR to never colour.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="portscope",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"portscope {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    explain_cmd.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        code: int = args.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (``portscope ... | head``): not an error of ours. Point stdout at
+        # devnull so the interpreter's final flush does not raise again.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    return code

@@ -1,0 +1,86 @@
+"""``portscope explain``: every port, explained in an instant."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from portscope.errors import PortSpecError
+
+__all__ = ["add_parser", "run"]
+
+_HELP = "explain ports: IANA range and registry, OS ephemeral ranges, this host's range, likely role"
+_DESCRIPTION = """\
+Explain each PORT: its IANA range (system 0-1023, user 1024-49151, dynamic 49152-65535, RFC 6335),
+its IANA registry entries, what /etc/services and nmap-services say, whether it lies in each common
+OS's ephemeral range and in this host's real one, and so what role it most likely plays: a service,
+or the client side of one outgoing connection. Then how to see who uses it right now.
+
+PORT is a number (56744), NUMBER/PROTO (443/udp; tcp, udp, sctp or dccp), a range (49152-49160),
+or a service name (ssh, https/udp). Without a protocol, TCP and UDP are both explained.
+"""
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "explain",
+        help=_HELP,
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("ports", nargs="+", metavar="PORT", help="56744, 443/udp, 49152-49160, ssh")
+    parser.add_argument(
+        "--os",
+        dest="os_name",
+        metavar="OS",
+        help="judge the role by this OS's ephemeral range instead of this host's "
+        "(linux, windows, windows-xp, macos, freebsd, openbsd, netbsd, solaris, aix, hpux, android)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document (docs/explain-json.md)")
+    parser.add_argument("--limit", type=int, default=20, help="assignments listed per range in text (default 20)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from portscope.explain import explain_query
+    from portscope.ports.iana import registry
+    from portscope.ports.ranges import ranges_for_os
+    from portscope.ports.spec import parse_port_spec
+    from portscope.render.sanitize import for_terminal
+
+    if args.os_name is not None:
+        try:
+            ranges_for_os(args.os_name)
+        except ValueError as exc:
+            print(f"portscope explain: --os: {exc}", file=sys.stderr)
+            return 2
+    results: list[tuple[str, Any]] = []
+    errors: list[PortSpecError] = []
+    for argument in args.ports:
+        try:
+            queries = parse_port_spec(argument)
+        except PortSpecError as exc:
+            errors.append(exc)
+            print(f"portscope explain: {for_terminal(str(exc))}", file=sys.stderr)
+            continue
+        results += [(argument, explain_query(q, args.os_name)) for q in queries]
+    registry_date = registry().as_of
+    if args.json:
+        from portscope.render.json_doc import EXPLAIN_SCHEMA, dumps, explanation_to_json
+
+        document = {
+            "schema": EXPLAIN_SCHEMA,
+            "registry_as_of": registry_date,
+            "os": args.os_name,
+            "results": [explanation_to_json(q, e) for q, e in results],
+            "errors": [{"argument": e.argument, "error": e.reason} for e in errors],
+        }
+        print(dumps(document))
+    elif results:
+        from portscope.render.explain_text import render_explanation
+        from portscope.render.style import Style
+
+        style = Style.for_stream(sys.stdout)
+        print("\n\n".join(render_explanation(e, style, registry_date=registry_date, limit=args.limit) for _, e in results))
+    return 2 if errors else 0

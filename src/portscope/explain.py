@@ -1,0 +1,251 @@
+"""``explain``: everything portscope knows about a port, from facts first and heuristics second.
+
+It joins the knowledge in :mod:`portscope.ports` (IANA registry, RFC 6335 ranges, OS ephemeral ranges,
+notes, the system's services databases) with this host's real ephemeral range, and gives a role:
+is a port with this number most likely a service, or the client side of one outgoing connection?
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+
+from portscope.host.ephemeral import host_port_ranges
+from portscope.ports.iana import registry
+from portscope.ports.notes import notes_for
+from portscope.ports.ranges import iana_range, ranges_for_os
+from portscope.ports.services_db import system_services
+from portscope.ports.spec import parse_port_spec
+from portscope.records import (
+    EphemeralRange,
+    HostPortRange,
+    IanaEntry,
+    PortExplanation,
+    PortQuery,
+    RangeExplanation,
+    RangeMembership,
+    RangeOverlap,
+)
+
+__all__ = ["explain", "explain_port", "explain_query", "explain_range", "who_uses_commands"]
+
+
+
+def who_uses_commands(port: int, protocols: Iterable[str], platform: str = sys.platform) -> tuple[str, ...]:
+    """The exact commands that show which process uses ``port`` right now on ``platform``."""
+    protos = [p for p in protocols if p in ("tcp", "udp")] or ["tcp"]
+    if platform.startswith("linux"):
+        flags = "".join(sorted({"t" if p == "tcp" else "u" for p in protos}, reverse=True))
+        return (
+            f"ss -{flags}anp '( sport = :{port} or dport = :{port} )'",
+            f"lsof -nP -i :{port}",
+        )
+    if platform == "win32":
+        return (
+            f'netstat -ano | findstr ":{port} "',
+            f"Get-NetTCPConnection -LocalPort {port} | Select-Object LocalAddress,RemoteAddress,State,OwningProcess",
+            f"Get-NetUDPEndpoint -LocalPort {port} | Select-Object LocalAddress,OwningProcess",
+        )
+    if platform.startswith("freebsd"):
+        return (f"sockstat -46 -p {port}", f"lsof -nP -i :{port}")
+    return (f"lsof -nP -i :{port}", f"netstat -an | grep '[.:]{port} '")
+
+
+def _memberships(
+    port: int, os_ranges: tuple[EphemeralRange, ...], host: tuple[HostPortRange, ...], protocols: tuple[str, ...]
+) -> tuple[tuple[RangeMembership, ...], tuple[RangeMembership, ...]]:
+    os_part = tuple(
+        RangeMembership(r.os, r.label, r.low, r.high, r.contains(port), r.source) for r in os_ranges
+    )
+    host_part = tuple(
+        RangeMembership(
+            os=f"this host ({h.platform})",
+            label="this host's ephemeral range",
+            low=h.low,
+            high=h.high,
+            inside=h.contains(port),
+            source=h.source,
+            protocol=h.protocol,
+            reserved=h.reserved_range_of(port) is not None,
+        )
+        for h in host
+        if h.protocol in protocols
+    )
+    return os_part, host_part
+
+
+def _role(
+    port: int,
+    assigned: list[IanaEntry],
+    os_inside: list[RangeMembership],
+    host_inside: list[RangeMembership],
+    host_known: bool,
+    os_given: bool,
+) -> tuple[str, str, list[str]]:
+    """Decide the most likely role of a port from its number alone, and say why."""
+    reasons: list[str] = []
+    names = sorted({e.name or e.description for e in assigned})
+    if port == 0:
+        return "special", "not a real port: port 0 means 'let the OS choose'", ["port 0 is reserved (RFC 6335)"]
+    ephemeral_here = [m for m in host_inside if m.inside and not m.reserved] if host_known and not os_given else []
+    ephemeral_os = [m for m in os_inside if m.inside]
+    if assigned:
+        reasons.append(f"IANA assigns it to {', '.join(names)}")
+    if ephemeral_here:
+        reasons.append(f"it is in this host's ephemeral range {ephemeral_here[0].low}-{ephemeral_here[0].high}")
+    elif host_known and not os_given:
+        reasons.append("it is outside this host's ephemeral range")
+    if ephemeral_os:
+        labels = ", ".join(m.label for m in ephemeral_os if m.os != "iana")
+        if labels:
+            reasons.append(f"it is in the default ephemeral range of {labels}")
+    ephemeral = bool(ephemeral_here) or (not (host_known and not os_given) and bool(ephemeral_os))
+    if assigned and not ephemeral:
+        return (
+            "service",
+            f"a service port ({', '.join(names)}): the side that uses it is most likely the server",
+            reasons,
+        )
+    if assigned and ephemeral:
+        return (
+            "ambiguous",
+            f"either a service ({', '.join(names)}) or a client port the OS picked for one outgoing "
+            "connection: look at the other side; if that is a well-known port, this is the client",
+            reasons,
+        )
+    if ephemeral:
+        return (
+            "ephemeral-client",
+            "most likely the client side of an outgoing connection: a port the OS picked for that one "
+            "connection, used for its lifetime and then freed; not a service",
+            reasons,
+        )
+    if ephemeral_os or port >= 49152:
+        where = ", ".join(m.label for m in ephemeral_os if m.os != "iana") or "Windows and macOS (49152-65535)"
+        return (
+            "ephemeral-elsewhere",
+            f"not this host's ephemeral range, but a client port on {where}; on this host, a port here is a "
+            "service on a private port or a NAT's translated port",
+            reasons,
+        )
+    reasons.append("IANA has no assignment for it")
+    return (
+        "unknown",
+        "unassigned and outside every common ephemeral range: a private or unregistered service",
+        reasons,
+    )
+
+
+_IN_LOGS = {
+    "special": "A log line with port 0 is a fragment, a portless protocol written with zeros, or a crafted "
+    "probe; a flood of them is a scan or a DoS attempt.",
+    "service": "In a flow or firewall log, the side on {port} is the server; the other side's port is "
+    "most likely an ephemeral client port. Many different clients on {port} is normal for a service.",
+    "ambiguous": "In a log, look at the other port of the same line: if it is a well-known service port, "
+    "{port} is a client's ephemeral port; if the other side is itself high and random, {port} is the service.",
+    "ephemeral-client": "In a log, {port} is almost certainly the client's side: the other port of the same "
+    "line (443, 53, 22...) names the service. A blocked packet sent TO {port} from a service port is "
+    "usually a late reply after the firewall's connection tracking forgot the connection, not an attack; "
+    "an unsolicited SYN to it is a probe, and a process listening on it is worth a look.",
+    "ephemeral-elsewhere": "In a log from a Windows or macOS machine (or a NAT), {port} is most likely that "
+    "host's client port; on a Linux host it would be a service on a private port or a NAT's mapping.",
+    "unknown": "In a log, traffic to {port} is to an unregistered service, or a client port of an OS with an "
+    "unusual range; check which process listens on it (below).",
+}
+
+
+def explain_port(port: int, protocols: tuple[str, ...] = ("tcp", "udp"), os_name: str | None = None) -> PortExplanation:
+    """Explain one port over ``protocols``; ``os_name`` narrows the OS ranges used for the role.
+
+    Raises ValueError for an unknown ``os_name`` (the message lists the valid ones).
+    """
+    os_ranges = ranges_for_os(os_name)
+    host = host_port_ranges()
+    iana_name, iana_text = iana_range(port)
+    entries = tuple(e for e in registry().lookup(port) if e.protocol in (*protocols, None))
+    assigned = [e for e in entries if e.assigned]
+    os_part, host_part = _memberships(port, os_ranges, host, protocols)
+    role, role_text, reasons = _role(
+        port, assigned, list(os_part), list(host_part), bool(host_part), os_name is not None
+    )
+    notes = tuple(f"{n.text} [{n.source}]" for n in notes_for(port, protocols))
+    host_notes: list[str] = []
+    for h in host:
+        if h.protocol not in protocols:
+            continue
+        reserved = h.reserved_range_of(port)
+        if reserved and h.reserved_source:
+            host_notes.append(
+                f"{h.protocol.upper()} port {port} is held back from ephemeral use on this host "
+                f"({h.reserved_source} has {reserved[0]}-{reserved[1]})"
+            )
+        if h.unprivileged_port_start is not None and 0 < port < h.unprivileged_port_start:
+            host_notes.append(
+                f"binding it needs root or CAP_NET_BIND_SERVICE here (ip_unprivileged_port_start = "
+                f"{h.unprivileged_port_start})"
+            )
+    return PortExplanation(
+        port=port,
+        protocols=protocols,
+        iana_range=iana_name,
+        iana_range_text=iana_text,
+        iana=entries,
+        system_services=tuple(s for s in system_services(port) if s.protocol in protocols),
+        os_ranges=os_part,
+        host_ranges=host_part,
+        role=role,
+        role_text=role_text,
+        reasons=tuple(reasons),
+        in_logs=_IN_LOGS[role].format(port=port),
+        notes=notes,
+        who_uses_it=who_uses_commands(port, protocols),
+        host_notes=tuple(dict.fromkeys(host_notes)),
+    )
+
+
+def _overlap(low: int, high: int, rng: EphemeralRange | HostPortRange, os: str, label: str) -> RangeOverlap | None:
+    lo, hi = max(low, rng.low), min(high, rng.high)
+    return RangeOverlap(os, label, rng.low, rng.high, lo, hi, rng.source) if lo <= hi else None
+
+
+def explain_range(low: int, high: int, protocols: tuple[str, ...] = ("tcp", "udp"), os_name: str | None = None) -> RangeExplanation:
+    """Summarise ``low``..``high``: overlapping IANA and ephemeral ranges, and the assignments inside."""
+    os_ranges = ranges_for_os(os_name)
+    entries = registry().in_range(low, high)
+    assigned = tuple(e for e in entries if e.assigned and e.protocol in protocols)
+    covered: set[int] = set()
+    for e in assigned:
+        covered.update(range(max(low, e.low), min(high, e.high) + 1))
+    spans = tuple(name for name, lo, hi in (("system", 0, 1023), ("user", 1024, 49151), ("dynamic", 49152, 65535)) if lo <= high and hi >= low)
+    os_overlaps = tuple(o for r in os_ranges if (o := _overlap(low, high, r, r.os, r.label)))
+    host_overlaps = tuple(
+        o
+        for h in host_port_ranges()
+        if h.protocol in protocols
+        and (o := _overlap(low, high, h, f"this host ({h.platform})", "this host's ephemeral range"))
+    )
+    return RangeExplanation(
+        low=low,
+        high=high,
+        protocols=protocols,
+        iana_ranges=spans,
+        assigned=assigned,
+        unassigned_count=(high - low + 1) - len(covered),
+        os_overlaps=os_overlaps,
+        host_overlaps=host_overlaps,
+    )
+
+
+def explain_query(query: PortQuery, os_name: str | None = None) -> PortExplanation | RangeExplanation:
+    """Explain what one parsed argument asks about: a port, or a range summary."""
+    if query.low == query.high:
+        return explain_port(query.low, query.protocols, os_name)
+    return explain_range(query.low, query.high, query.protocols, os_name)
+
+
+def explain(argument: str, os_name: str | None = None) -> list[PortExplanation | RangeExplanation]:
+    """Parse one argument as typed (``443/udp``, ``ssh``, ``49152-49160``) and explain each port it means.
+
+    Raises PortSpecError for an argument that cannot be understood, ValueError for an unknown OS.
+    """
+    return [explain_query(q, os_name) for q in parse_port_spec(argument)]

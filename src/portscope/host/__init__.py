@@ -1,0 +1,1 @@
+"""This host: its real ephemeral port range, and (later) its sockets, processes and namespaces."""

@@ -1,0 +1,206 @@
+"""Every typed record portscope hands to its callers, in one place (psutil's ``_ntuples.py`` is the model).
+
+Small user-facing values are frozen dataclasses, never dicts keyed by strings: a misspelt field is a
+type error, not a silent ``None``. Bulk data (flows, sockets by the thousand) is columnar and lives in
+Arrow tables elsewhere; these are the values a person reads one at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "EphemeralRange",
+    "HostPortRange",
+    "IanaEntry",
+    "PortExplanation",
+    "PortQuery",
+    "RangeExplanation",
+    "RangeMembership",
+    "RangeOverlap",
+    "ServiceDbEntry",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PortQuery:
+    """What the user asked about: ports ``low``..``high`` over ``protocols``.
+
+    ``protocol_given`` is False when the user named no protocol, so both TCP and UDP are explained.
+    ``label`` is the argument as typed (``ssh``, ``443/udp``, ``49152-49160``) for messages.
+    """
+
+    low: int
+    high: int
+    protocols: tuple[str, ...]
+    protocol_given: bool
+    label: str
+    service_name: str | None = None
+
+    @property
+    def is_range(self) -> bool:
+        return self.high != self.low
+
+
+@dataclass(frozen=True, slots=True)
+class IanaEntry:
+    """One row of the IANA Service Name and Transport Protocol Port Number Registry (RFC 6335).
+
+    ``protocol`` is None for rows that cover every transport (the registry's reserved/unassigned blocks).
+    """
+
+    low: int
+    high: int
+    protocol: str | None
+    name: str | None
+    description: str
+    reference: str | None
+    unauthorized_use: str | None
+    notes: str | None
+
+    @property
+    def assigned(self) -> bool:
+        """True for a real assignment; False for the registry's 'Unassigned' and 'Reserved' rows."""
+        return self.description.lower() not in ("unassigned", "reserved")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceDbEntry:
+    """A port's entry in a system database (/etc/services, nmap-services), marked by ``source``.
+
+    ``open_frequency`` is nmap's measured share of scanned hosts with that port open (0..1), when known.
+    """
+
+    source: str
+    name: str
+    port: int
+    protocol: str
+    aliases: tuple[str, ...] = ()
+    comment: str | None = None
+    open_frequency: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EphemeralRange:
+    """An operating system's default ephemeral (dynamic, 'anonymous') port range, with where that is said.
+
+    ``os`` is the ``--os`` key, ``label`` a short name for people (OS and era); ``protocols`` is empty
+    when the range applies to every transport.
+    """
+
+    os: str
+    label: str
+    low: int
+    high: int
+    source: str
+    protocols: tuple[str, ...] = ()
+
+    def contains(self, port: int) -> bool:
+        return self.low <= port <= self.high
+
+    @property
+    def size(self) -> int:
+        return self.high - self.low + 1
+
+
+@dataclass(frozen=True, slots=True)
+class HostPortRange:
+    """This host's real ephemeral range for one protocol, read from the kernel, and the ports it holds back.
+
+    ``reserved`` are ports inside the range the OS will never hand out (Linux ip_local_reserved_ports,
+    Windows excluded port ranges, which Hyper-V and WinNAT take without any socket in netstat).
+    ``unprivileged_port_start`` is the first port an unprivileged process may bind (Linux), if known.
+    """
+
+    platform: str
+    protocol: str
+    low: int
+    high: int
+    source: str
+    reserved: tuple[tuple[int, int], ...] = ()
+    reserved_source: str | None = None
+    unprivileged_port_start: int | None = None
+
+    def contains(self, port: int) -> bool:
+        return self.low <= port <= self.high
+
+    def reserved_range_of(self, port: int) -> tuple[int, int] | None:
+        for low, high in self.reserved:
+            if low <= port <= high:
+                return (low, high)
+        return None
+
+    @property
+    def size(self) -> int:
+        return self.high - self.low + 1
+
+
+@dataclass(frozen=True, slots=True)
+class RangeMembership:
+    """Whether a port lies in one OS's (or this host's) ephemeral range."""
+
+    os: str
+    label: str
+    low: int
+    high: int
+    inside: bool
+    source: str
+    protocol: str | None = None
+    reserved: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PortExplanation:
+    """Everything portscope knows about one port number over the asked protocols.
+
+    ``role`` is a short machine-readable verdict (``service``, ``ephemeral-client``, ``ambiguous``,
+    ``ephemeral-elsewhere``, ``special``, ``unknown``); ``role_text`` says it in plain words, ``reasons``
+    why, and ``in_logs`` what a line carrying this port most likely means.
+    """
+
+    port: int
+    protocols: tuple[str, ...]
+    iana_range: str
+    iana_range_text: str
+    iana: tuple[IanaEntry, ...]
+    system_services: tuple[ServiceDbEntry, ...]
+    os_ranges: tuple[RangeMembership, ...]
+    host_ranges: tuple[RangeMembership, ...]
+    role: str
+    role_text: str
+    reasons: tuple[str, ...]
+    in_logs: str
+    notes: tuple[str, ...]
+    who_uses_it: tuple[str, ...]
+    host_notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class RangeOverlap:
+    """How much of an asked range lies inside one OS's (or this host's) ephemeral range."""
+
+    os: str
+    label: str
+    low: int
+    high: int
+    overlap_low: int
+    overlap_high: int
+    source: str
+
+    @property
+    def count(self) -> int:
+        return self.overlap_high - self.overlap_low + 1
+
+
+@dataclass(frozen=True, slots=True)
+class RangeExplanation:
+    """A summary of a port range: the IANA ranges and OS ephemeral ranges it overlaps, what is assigned."""
+
+    low: int
+    high: int
+    protocols: tuple[str, ...]
+    iana_ranges: tuple[str, ...]
+    assigned: tuple[IanaEntry, ...]
+    unassigned_count: int
+    os_overlaps: tuple[RangeOverlap, ...]
+    host_overlaps: tuple[RangeOverlap, ...]

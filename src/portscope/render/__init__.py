@@ -1,0 +1,1 @@
+"""Outputs: terminal text, JSON, CSV, HTML. The sanitising of hostile strings lives here too."""

@@ -1,0 +1,153 @@
+"""``portscope explain`` as a few readable lines per port, for people."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable
+
+from portscope.records import (
+    IanaEntry,
+    PortExplanation,
+    RangeExplanation,
+    RangeMembership,
+    RangeOverlap,
+)
+from portscope.render.sanitize import for_terminal
+from portscope.render.style import Style
+
+__all__ = ["render_explanation"]
+
+_LABEL_WIDTH = 11
+_ROLE_HEADLINE = {
+    "service": "a service port",
+    "ephemeral-client": "most likely the client side of an outgoing connection",
+    "ambiguous": "a service port, or a client's ephemeral port",
+    "ephemeral-elsewhere": "a client port on other OSes; not this host's ephemeral range",
+    "special": "a reserved, special port",
+    "unknown": "unassigned, outside the common ephemeral ranges",
+}
+_ROLE_COLOUR = {"service": "green", "ephemeral-client": "cyan", "ambiguous": "yellow", "special": "red"}
+
+
+class _Block:
+    """Collects ``label  text`` rows, wrapping the text under itself."""
+
+    def __init__(self, style: Style) -> None:
+        self.style = style
+        self.lines: list[str] = []
+
+    def row(self, label: str, text: str) -> None:
+        indent = " " * (_LABEL_WIDTH + 2)
+        body = textwrap.wrap(
+            for_terminal(text), width=self.style.width - len(indent), break_on_hyphens=False
+        ) or [""]
+        self.lines.append("  " + self.style(label.ljust(_LABEL_WIDTH), "bold") + body[0])
+        self.lines += [indent + more for more in body[1:]]
+
+    def rows(self, label: str, texts: Iterable[str]) -> None:
+        for i, text in enumerate(texts):
+            self.row(label if i == 0 else "", text)
+
+
+def _protocols(protocols: tuple[str, ...]) -> str:
+    return "+".join(protocols)
+
+
+def _iana_line(entry: IanaEntry) -> str:
+    where = f"{entry.low}-{entry.high}" if entry.high != entry.low else str(entry.low)
+    proto = entry.protocol or "any"
+    name = entry.name or "-"
+    text = f"{name} {where}/{proto}: {entry.description}"
+    if entry.reference:
+        text += f" {entry.reference}"
+    if entry.unauthorized_use:
+        text += f" (IANA: {entry.unauthorized_use})"
+    return text
+
+
+def _membership_summary(members: Iterable[RangeMembership]) -> list[str]:
+    inside = [m for m in members if m.inside and m.os != "iana"]
+    outside = [m for m in members if not m.inside and m.os != "iana"]
+    out = []
+    if inside:
+        out.append("inside: " + "; ".join(f"{m.label} {m.low}-{m.high}" for m in inside))
+    if outside:
+        out.append("outside: " + "; ".join(f"{m.label} {m.low}-{m.high}" for m in outside))
+    return out
+
+
+def _port_block(exp: PortExplanation, style: Style, registry_date: str) -> list[str]:
+    block = _Block(style)
+    headline = _ROLE_HEADLINE.get(exp.role, exp.role)
+    title = f"{exp.port}/{_protocols(exp.protocols)}"
+    block.lines.append(style(title, "bold") + " - " + style(headline, "bold", _ROLE_COLOUR.get(exp.role, "blue")))
+    block.row("Role", exp.role_text)
+    block.rows("Why", exp.reasons)
+    block.row("In logs", exp.in_logs)
+    block.row("IANA range", f"{exp.iana_range}: {exp.iana_range_text}")
+    entries = [e for e in exp.iana if e.assigned]
+    if entries:
+        block.rows("IANA", [_iana_line(e) for e in entries])
+    else:
+        kinds = sorted({e.description.lower() for e in exp.iana}) or ["unassigned"]
+        block.row("IANA", f"{' / '.join(kinds)} for {', '.join(exp.protocols)} (registry as of {registry_date})")
+    services = []
+    for s in exp.system_services:
+        text = f"{s.name} {s.port}/{s.protocol}"
+        if s.open_frequency is not None:
+            text += f", open on {s.open_frequency:.4%} of hosts nmap scanned"
+        if s.comment:
+            text += f" ({s.comment})"
+        if s.aliases:
+            text += f" aliases {' '.join(s.aliases)}"
+        services.append(f"{s.source}: {text}")
+    if services:
+        block.rows("Databases", services)
+    # One line per distinct (range, verdict): TCP and UDP share one range on most systems.
+    grouped: dict[tuple[int, int, bool, bool, str], list[str]] = {}
+    for m in exp.host_ranges:
+        grouped.setdefault((m.low, m.high, m.inside, m.reserved, m.source), []).append((m.protocol or "").upper())
+    host_lines = []
+    for (low, high, inside, reserved, source), protos in grouped.items():
+        state = "inside" if inside else "outside"
+        extra = ", but reserved: never handed out" if reserved else ""
+        host_lines.append(f"{'+'.join(protos)} ephemeral range {low}-{high}: {state}{extra} ({source})")
+    if host_lines:
+        block.rows("This host", host_lines)
+    block.rows("Ephemeral", _membership_summary(exp.os_ranges))
+    if exp.host_notes:
+        block.rows("Note", exp.host_notes)
+    if exp.notes:
+        block.rows("Known as", exp.notes)
+    block.rows("Who now", exp.who_uses_it)
+    return block.lines
+
+
+def _overlap_text(o: RangeOverlap, size: int) -> str:
+    where = "all" if o.count == size else f"{o.count} ({o.overlap_low}-{o.overlap_high})"
+    return f"{o.label} {o.low}-{o.high}: {where}"
+
+
+def _range_block(exp: RangeExplanation, style: Style, limit: int) -> list[str]:
+    block = _Block(style)
+    size = exp.high - exp.low + 1
+    block.lines.append(style(f"{exp.low}-{exp.high}/{_protocols(exp.protocols)}", "bold") + f" - {size} ports")
+    block.row("IANA range", ", ".join(exp.iana_ranges))
+    shown = [_iana_line(e) for e in exp.assigned[:limit]]
+    if len(exp.assigned) > limit:
+        shown.append(f"... and {len(exp.assigned) - limit} more (use --json for all)")
+    block.rows("Assigned", shown or ["nothing: IANA assigns no port in this range"])
+    block.row("Unassigned", f"{exp.unassigned_count} of {size} ports")
+    if exp.host_overlaps:
+        block.rows("This host", list(dict.fromkeys(_overlap_text(o, size) for o in exp.host_overlaps)))
+    overlaps = [_overlap_text(o, size) for o in exp.os_overlaps if o.os != "iana"]
+    block.row("Ephemeral", "; ".join(overlaps) if overlaps else "in no common OS range")
+    return block.lines
+
+
+def render_explanation(
+    exp: PortExplanation | RangeExplanation, style: Style, *, registry_date: str, limit: int = 20
+) -> str:
+    """One explanation as text lines, wrapped to ``style.width``."""
+    lines = _port_block(exp, style, registry_date) if isinstance(exp, PortExplanation) else _range_block(exp, style, limit)
+    return "\n".join(lines)

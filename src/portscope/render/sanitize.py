@@ -1,0 +1,42 @@
+"""Neutralise attacker-controlled text before it reaches a terminal, a spreadsheet or a web page.
+
+Process names, command lines and log fields are chosen by whoever ran the process or sent the packet.
+Printed raw, an escape sequence can rewrite the screen, hide a line, or set the window title; a CSV
+cell starting with ``=`` runs as a formula in a spreadsheet (OWASP 'CSV injection').
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["for_csv", "for_terminal"]
+
+# ECMA-48: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), other two-byte ESC sequences, and C1 CSI (0x9b).
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC, terminated by BEL or ST (or unterminated)
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM, APC strings
+    r"|\x1b[@-Z\\-_]?"  # other ESC sequences, or a lone ESC
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # C1 CSI
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def for_terminal(text: str, *, keep_newlines: bool = False) -> str:
+    """Strip escape sequences, and show other control characters (and bidi overrides) as ``\\xNN``.
+
+    Newlines and tabs become visible ``\\n``/``\\t`` unless ``keep_newlines``, so one record stays one line.
+    Invalid UTF-8 should be decoded with ``errors='replace'`` or ``'backslashreplace'`` before it gets here.
+    """
+    text = _ESCAPES.sub("", text)
+    if not keep_newlines:
+        text = text.replace("\n", "\\n").replace("\t", "\\t")
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def for_csv(text: str) -> str:
+    """Make a cell that a spreadsheet shows as text, never runs as a formula (OWASP CSV injection)."""
+    text = for_terminal(text)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text

@@ -30,7 +30,6 @@ from portscope.records import (
 __all__ = ["explain", "explain_port", "explain_query", "explain_range", "who_uses_commands"]
 
 
-
 def who_uses_commands(port: int, protocols: Iterable[str], platform: str = sys.platform) -> tuple[str, ...]:
     """The exact commands that show which process uses ``port`` right now on ``platform``."""
     protos = [p for p in protocols if p in ("tcp", "udp")] or ["tcp"]
@@ -52,11 +51,12 @@ def who_uses_commands(port: int, protocols: Iterable[str], platform: str = sys.p
 
 
 def _memberships(
-    port: int, os_ranges: tuple[EphemeralRange, ...], host: tuple[HostPortRange, ...], protocols: tuple[str, ...]
+    port: int,
+    os_ranges: tuple[EphemeralRange, ...],
+    host: tuple[HostPortRange, ...],
+    protocols: tuple[str, ...],
 ) -> tuple[tuple[RangeMembership, ...], tuple[RangeMembership, ...]]:
-    os_part = tuple(
-        RangeMembership(r.os, r.label, r.low, r.high, r.contains(port), r.source) for r in os_ranges
-    )
+    os_part = tuple(RangeMembership(r.os, r.label, r.low, r.high, r.contains(port), r.source) for r in os_ranges)
     host_part = tuple(
         RangeMembership(
             os=f"this host ({h.platform})",
@@ -86,7 +86,11 @@ def _role(
     reasons: list[str] = []
     names = sorted({e.name or e.description for e in assigned})
     if port == 0:
-        return "special", "not a real port: port 0 means 'let the OS choose'", ["port 0 is reserved (RFC 6335)"]
+        return (
+            "special",
+            "not a real port: port 0 means 'let the OS choose'",
+            ["port 0 is reserved (RFC 6335)"],
+        )
     ephemeral_here = [m for m in host_inside if m.inside and not m.reserved] if host_known and not os_given else []
     ephemeral_os = [m for m in os_inside if m.inside]
     if assigned:
@@ -208,7 +212,9 @@ def _overlap(low: int, high: int, rng: EphemeralRange | HostPortRange, os: str, 
     return RangeOverlap(os, label, rng.low, rng.high, lo, hi, rng.source) if lo <= hi else None
 
 
-def explain_range(low: int, high: int, protocols: tuple[str, ...] = ("tcp", "udp"), os_name: str | None = None) -> RangeExplanation:
+def explain_range(
+    low: int, high: int, protocols: tuple[str, ...] = ("tcp", "udp"), os_name: str | None = None
+) -> RangeExplanation:
     """Summarise ``low``..``high``: overlapping IANA and ephemeral ranges, and the assignments inside."""
     os_ranges = ranges_for_os(os_name)
     entries = registry().in_range(low, high)
@@ -216,7 +222,11 @@ def explain_range(low: int, high: int, protocols: tuple[str, ...] = ("tcp", "udp
     covered: set[int] = set()
     for e in assigned:
         covered.update(range(max(low, e.low), min(high, e.high) + 1))
-    spans = tuple(name for name, lo, hi in (("system", 0, 1023), ("user", 1024, 49151), ("dynamic", 49152, 65535)) if lo <= high and hi >= low)
+    spans = tuple(
+        name
+        for name, lo, hi in (("system", 0, 1023), ("user", 1024, 49151), ("dynamic", 49152, 65535))
+        if lo <= high and hi >= low
+    )
     os_overlaps = tuple(o for r in os_ranges if (o := _overlap(low, high, r, r.os, r.label)))
     host_overlaps = tuple(
         o

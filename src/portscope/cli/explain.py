@@ -82,5 +82,7 @@ def run(args: argparse.Namespace) -> int:
         from portscope.render.style import Style
 
         style = Style.for_stream(sys.stdout)
-        print("\n\n".join(render_explanation(e, style, registry_date=registry_date, limit=args.limit) for _, e in results))
+        print(
+            "\n\n".join(render_explanation(e, style, registry_date=registry_date, limit=args.limit) for _, e in results)
+        )
     return 2 if errors else 0

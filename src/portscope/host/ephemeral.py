@@ -39,8 +39,8 @@ _SYSCTL_NAMES = {
 def parse_linux_port_list(text: str) -> tuple[tuple[int, int], ...]:
     """Parse ip_local_reserved_ports: comma-separated ports and ``lo-hi`` ranges (empty means none)."""
     out: list[tuple[int, int]] = []
-    for part in text.replace("\n", ",").split(","):
-        part = part.strip()
+    for raw in text.replace("\n", ",").split(","):
+        part = raw.strip()
         if not part:
             continue
         low, _, high = part.partition("-")
@@ -143,10 +143,10 @@ def _windows() -> tuple[HostPortRange, ...]:
     return tuple(ranges)
 
 
-def host_port_ranges() -> tuple[HostPortRange, ...]:
+def host_port_ranges(platform: str = sys.platform) -> tuple[HostPortRange, ...]:
     """This host's ephemeral ranges, one per protocol; empty when the OS does not tell us."""
-    if sys.platform.startswith("linux"):
+    if platform.startswith("linux"):
         return _linux()
-    if sys.platform == "win32":
+    if platform == "win32":
         return _windows()
-    return _bsd(sys.platform)
+    return _bsd(platform)

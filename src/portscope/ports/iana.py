@@ -1,9 +1,10 @@
 """The IANA port registry, indexed so that one look-up costs well under a millisecond.
 
 Why an index: the registry's CSV export is 1.1 MB and 14,499 rows, and parsing it with :mod:`csv`
-on every ``portscope explain`` would cost more than Python's own start-up. ``build_index`` turns the
-CSV into ``iana-ports.idx`` (see :mod:`portscope.ports.iana_build`), a small sorted text file in three sections, and :class:`IanaRegistry`
-finds a port or a service name in it with ``bytes.find`` over the sorted lines, decoding only the
+on every ``portscope explain`` would cost more than Python's own start-up.
+:func:`portscope.ports.iana_build.build_index` turns the CSV into ``iana-ports.idx``, a sorted text
+file in three sections, and :class:`IanaRegistry` finds a port or a service name in it with
+``bytes.find`` over the sorted lines, decoding only the
 rows it returns. ``scripts/refresh_iana.py`` rebuilds the index from a newer CSV; a test checks the
 shipped index is exactly what the shipped CSV gives.
 

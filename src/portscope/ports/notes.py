@@ -134,7 +134,5 @@ _NOTES: tuple[PortNote, ...] = (
 def notes_for(port: int, protocols: tuple[str, ...]) -> tuple[PortNote, ...]:
     """The notes that apply to ``port`` over any of ``protocols``."""
     return tuple(
-        n
-        for n in _NOTES
-        if n.low <= port <= n.high and (not n.protocols or any(p in n.protocols for p in protocols))
+        n for n in _NOTES if n.low <= port <= n.high and (not n.protocols or any(p in n.protocols for p in protocols))
     )

@@ -69,9 +69,7 @@ EPHEMERAL_RANGES: tuple[EphemeralRange, ...] = (
         61000,
         "Linux 2.6 net/ipv4/inet_connection_sock.c: sysctl_local_ports default 32768-61000",
     ),
-    EphemeralRange(
-        "android", "Android", 32768, 60999, "Android uses the Linux kernel default; " + _LINUX_DOC
-    ),
+    EphemeralRange("android", "Android", 32768, 60999, "Android uses the Linux kernel default; " + _LINUX_DOC),
     EphemeralRange(
         "windows",
         "Windows Vista+",

@@ -113,7 +113,7 @@ def _load(path: Path, kind: str) -> ServicesFile | None:
 def etc_services() -> ServicesFile | None:
     """/etc/services (on Windows, %SystemRoot%\\System32\\drivers\\etc\\services), or None if absent."""
     if sys.platform == "win32":
-        root = os.environ.get("SystemRoot", r"C:\Windows")
+        root = os.environ.get("SYSTEMROOT", r"C:\Windows")
         return _load(Path(root) / "System32" / "drivers" / "etc" / "services", "services")
     return _load(Path("/etc/services"), "services")
 

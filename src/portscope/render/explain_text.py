@@ -38,9 +38,7 @@ class _Block:
 
     def row(self, label: str, text: str) -> None:
         indent = " " * (_LABEL_WIDTH + 2)
-        body = textwrap.wrap(
-            for_terminal(text), width=self.style.width - len(indent), break_on_hyphens=False
-        ) or [""]
+        body = textwrap.wrap(for_terminal(text), width=self.style.width - len(indent), break_on_hyphens=False) or [""]
         self.lines.append("  " + self.style(label.ljust(_LABEL_WIDTH), "bold") + body[0])
         self.lines += [indent + more for more in body[1:]]
 
@@ -149,5 +147,7 @@ def render_explanation(
     exp: PortExplanation | RangeExplanation, style: Style, *, registry_date: str, limit: int = 20
 ) -> str:
     """One explanation as text lines, wrapped to ``style.width``."""
-    lines = _port_block(exp, style, registry_date) if isinstance(exp, PortExplanation) else _range_block(exp, style, limit)
+    lines = (
+        _port_block(exp, style, registry_date) if isinstance(exp, PortExplanation) else _range_block(exp, style, limit)
+    )
     return "\n".join(lines)

@@ -19,7 +19,10 @@ EXPLAIN_SCHEMA = "portscope.explain/1"
 
 def _plain(value: Any) -> Any:
     if isinstance(value, IanaEntry):
-        return {**{f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}, "assigned": value.assigned}
+        return {
+            **{f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)},
+            "assigned": value.assigned,
+        }
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (tuple, list)):

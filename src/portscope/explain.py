@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from portscope.host.ephemeral import host_port_ranges
 from portscope.ports.iana import registry
 from portscope.ports.notes import notes_for
-from portscope.ports.ranges import iana_range, ranges_for_os
+from portscope.ports.ranges import EPHEMERAL_RANGES, iana_range, ranges_for_os
 from portscope.ports.services_db import system_services
 from portscope.ports.spec import parse_port_spec
 from portscope.records import (
@@ -163,14 +163,15 @@ def explain_port(port: int, protocols: tuple[str, ...] = ("tcp", "udp"), os_name
 
     Raises ValueError for an unknown ``os_name`` (the message lists the valid ones).
     """
-    os_ranges = ranges_for_os(os_name)
+    selected = {r.os for r in ranges_for_os(os_name)}
     host = host_port_ranges()
     iana_name, iana_text = iana_range(port)
     entries = tuple(e for e in registry().lookup(port) if e.protocol in (*protocols, None))
     assigned = [e for e in entries if e.assigned]
-    os_part, host_part = _memberships(port, os_ranges, host, protocols)
+    # Every OS's verdict is shown; only the selected OSes' (all, without --os) decide the role.
+    os_part, host_part = _memberships(port, EPHEMERAL_RANGES, host, protocols)
     role, role_text, reasons = _role(
-        port, assigned, list(os_part), list(host_part), bool(host_part), os_name is not None
+        port, assigned, [m for m in os_part if m.os in selected], list(host_part), bool(host_part), os_name is not None
     )
     notes = tuple(f"{n.text} [{n.source}]" for n in notes_for(port, protocols))
     host_notes: list[str] = []
@@ -216,7 +217,7 @@ def explain_range(
     low: int, high: int, protocols: tuple[str, ...] = ("tcp", "udp"), os_name: str | None = None
 ) -> RangeExplanation:
     """Summarise ``low``..``high``: overlapping IANA and ephemeral ranges, and the assignments inside."""
-    os_ranges = ranges_for_os(os_name)
+    ranges_for_os(os_name)  # validates the name; a range summary shows every OS
     entries = registry().in_range(low, high)
     assigned = tuple(e for e in entries if e.assigned and e.protocol in protocols)
     covered: set[int] = set()
@@ -227,7 +228,7 @@ def explain_range(
         for name, lo, hi in (("system", 0, 1023), ("user", 1024, 49151), ("dynamic", 49152, 65535))
         if lo <= high and hi >= low
     )
-    os_overlaps = tuple(o for r in os_ranges if (o := _overlap(low, high, r, r.os, r.label)))
+    os_overlaps = tuple(o for r in EPHEMERAL_RANGES if (o := _overlap(low, high, r, r.os, r.label)))
     host_overlaps = tuple(
         o
         for h in host_port_ranges()

@@ -6,7 +6,6 @@ accepted, so a command given several arguments can report the bad one and answer
 
 from __future__ import annotations
 
-import difflib
 import re
 
 from portscope.errors import PortSpecError
@@ -54,6 +53,8 @@ def _by_name(argument: str, name: str, protocol: str | None) -> list[PortQuery]:
             if protocol is None or db_entry.protocol == protocol:
                 found.setdefault((db_entry.port, db_entry.port), set()).add(db_entry.protocol)
     if not found:
+        import difflib  # only on this error path: it costs start-up time
+
         known = registry().names()
         close = difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.75)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""

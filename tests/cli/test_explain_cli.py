@@ -1,0 +1,103 @@
+"""``portscope explain`` as a user runs it: text, JSON, exit codes, bad input, start-up imports."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from tests.conftest import REPO, run_portscope
+
+TOP_KEYS = {"schema", "registry_as_of", "os", "results", "errors"}
+PORT_KEYS = {
+    "kind", "query", "port", "protocols", "iana_range", "iana_range_text", "iana", "system_services",
+    "os_ranges", "host_ranges", "role", "role_text", "reasons", "in_logs", "notes", "who_uses_it", "host_notes",
+}  # fmt: skip
+RANGE_KEYS = {
+    "kind", "query", "low", "high", "protocols", "iana_ranges", "assigned", "unassigned_count",
+    "os_overlaps", "host_overlaps",
+}  # fmt: skip
+
+
+def test_explain_56744_answers_the_seed_question() -> None:
+    done = run_portscope("explain", "56744/tcp")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("56744/tcp - ")
+    assert "client side of an outgoing connection" in out
+    assert "dynamic" in out and "unassigned" in out
+    assert "\x1b" not in out  # piped: plain text
+
+
+def test_bad_arguments_fail_alone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Each bad argument gets one stderr line and exit 2; the good ones in the same call are answered."""
+    done = run_portscope("explain", "70000", "-1", "abc/xyz", "22/sctpx", "443", "nosuchservice")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 5, done.stderr
+    assert "Traceback" not in done.stderr
+    assert lines[0] == "portscope explain: '70000': port 70000 is out of range; ports are 0-65535"
+    assert "unknown protocol 'xyz'; valid ones are: tcp, udp, sctp, dccp" in lines[2]
+    assert "443/tcp+udp - a service port" in done.stdout
+
+
+def test_unknown_os_and_usage_errors_exit_2() -> None:
+    done = run_portscope("explain", "22", "--os", "beos")
+    assert done.returncode == 2 and "unknown OS 'beos'" in done.stderr and "Traceback" not in done.stderr
+    assert run_portscope("explain").returncode == 2
+    assert run_portscope("frobnicate").returncode == 2
+
+
+def test_json_shape_is_stable() -> None:
+    done = run_portscope("explain", "--json", "0", "65535", "56744", "443/udp", "5353/udp", "49152-49160", "zzz")
+    assert done.returncode == 2
+    doc = json.loads(done.stdout)
+    assert set(doc) == TOP_KEYS
+    assert doc["schema"] == "portscope.explain/1"
+    kinds = [r["kind"] for r in doc["results"]]
+    assert kinds == ["port"] * 5 + ["range"]
+    for result in doc["results"]:
+        assert set(result) == (PORT_KEYS if result["kind"] == "port" else RANGE_KEYS)
+    assert [r["port"] for r in doc["results"][:5]] == [0, 65535, 56744, 443, 5353]
+    assert doc["results"][3]["protocols"] == ["udp"]
+    assert doc["results"][4]["iana"][0]["name"] == "mdns" and doc["results"][4]["iana"][0]["assigned"] is True
+    assert doc["errors"] == [{"argument": "zzz", "error": doc["errors"][0]["error"]}]
+    assert "unknown service name 'zzz'" in doc["errors"][0]["error"]
+
+
+def test_help_teaches() -> None:
+    done = run_portscope("--help")
+    assert done.returncode == 0
+    assert "portscope explain 56744" in done.stdout and "exit codes" in done.stdout
+    assert run_portscope("explain", "--help").returncode == 0
+
+
+def test_startup_imports_nothing_heavy() -> None:
+    """``portscope explain`` must stay fast: no dataframe, Arrow or rich-text library at start-up."""
+    code = (
+        "import sys, io, contextlib\n"
+        "from portscope.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['explain', '56744'])\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
+    )
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    loaded = set(done.stdout.split())
+    heavy = {"duckdb", "pyarrow", "pandas", "polars", "numpy", "rich", "ibis", "pyspark", "psutil", "click"}
+    assert not loaded & heavy, loaded & heavy
+    assert not {m for m in loaded if m in ("csv", "hashlib", "difflib", "importlib.metadata")}, "slow stdlib imports"
+    assert "portscope.explain" in loaded
+
+
+def test_python_dash_m_and_console_script_agree() -> None:
+    import shutil
+    import subprocess
+
+    script = shutil.which("portscope")
+    if script is None:
+        return  # the package is importable but not installed with its script (running from a bare checkout)
+    a = subprocess.run([script, "explain", "22/tcp", "--json"], capture_output=True, text=True, timeout=60, check=True)
+    b = run_portscope("explain", "22/tcp", "--json")
+    assert json.loads(a.stdout) == json.loads(b.stdout)
+    assert (REPO / "src" / "portscope" / "__main__.py").is_file()

@@ -80,7 +80,7 @@ def test_explain_names_and_ranges() -> None:
     assert isinstance(rng, RangeExplanation)
     assert rng.iana_ranges == ("dynamic",) and rng.unassigned_count == 9 and rng.assigned == ()
     windows = next(o for o in rng.os_overlaps if o.os == "windows")
-    assert windows.count == 9
+    assert windows.ports == 9
 
 
 def test_range_counts_assignments() -> None:

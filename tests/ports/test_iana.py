@@ -5,12 +5,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from pathlib import Path
 
 import pytest
 
 from portscope.errors import DataError
-from portscope.ports.iana import DATA_DIR, INDEX_NAME, registry
+from portscope.ports.iana import DATA_DIR as DATA_DIR_TEXT
+from portscope.ports.iana import INDEX_NAME, registry
 from portscope.ports.iana_build import CSV_NAME, build_index
+
+DATA_DIR = Path(DATA_DIR_TEXT)
 
 
 def _csv_rows() -> list[dict[str, str]]:

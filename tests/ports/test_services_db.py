@@ -35,7 +35,7 @@ NMAP = textwrap.dedent(
 
 
 def test_services_lookup_by_port_is_exact() -> None:
-    db = ServicesFile(Path("services"), SERVICES, "services")
+    db = ServicesFile("services", SERVICES, "services")
     assert [(e.name, e.protocol) for e in db.lookup(443)] == [("https", "tcp"), ("https", "udp")]
     assert [e.comment for e in db.lookup(443, "udp")] == ["HTTP/3"]
     assert db.lookup(22)[0].comment == "SSH Remote Login Protocol"  # the comment line is not an entry
@@ -45,7 +45,7 @@ def test_services_lookup_by_port_is_exact() -> None:
 
 
 def test_services_aliases() -> None:
-    db = ServicesFile(Path("services"), SERVICES, "services")
+    db = ServicesFile("services", SERVICES, "services")
     assert [e.port for e in db.by_name("www")] == [80]
     assert [e.port for e in db.by_name("KRB5")] == [88]
     assert db.by_name("kerb") == ()
@@ -53,7 +53,7 @@ def test_services_aliases() -> None:
 
 
 def test_nmap_frequency() -> None:
-    db = ServicesFile(Path("nmap-services"), NMAP, "nmap")
+    db = ServicesFile("nmap-services", NMAP, "nmap")
     (entry,) = db.lookup(443, "tcp")
     assert entry.open_frequency == pytest.approx(0.208669)
     assert entry.comment == "secure http (SSL)"
@@ -79,7 +79,7 @@ def test_real_files_agree_with_a_full_parse(which: str) -> None:
         if which == "nmap" and shutil.which("nmap"):
             pytest.fail("nmap is installed but its nmap-services was not found")
         pytest.skip(f"no {which} services file on this host")
-    expected = _full_parse(db.path)
+    expected = _full_parse(Path(db.path))
     ports = sorted({port for port, _ in expected})
     for port in ports[:: max(1, len(ports) // 400)]:
         got: dict[tuple[int, str], set[str]] = {}

@@ -33,3 +33,13 @@ def test_no_escape_or_control_survives(text: str) -> None:
     out = for_terminal(text)
     assert "\x1b" not in out and "\x9b" not in out
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in out)
+
+
+def test_wrap_fills_greedily_and_cuts_long_words() -> None:
+    from portscope.render.style import wrap
+
+    assert wrap("a bb ccc dddd", 6) == ["a bb", "ccc", "dddd"]
+    assert wrap("x" * 10, 4) == ["xxxx", "xxxx", "xx"]
+    assert wrap("   ", 10) == []
+    for line in wrap("the quick brown fox jumps over the lazy dog " * 5, 17):
+        assert len(line) <= 17

@@ -23,11 +23,13 @@ or a service name (ssh, https/udp). Without a protocol, TCP and UDP are both exp
 
 
 def add_parser(commands: Any) -> None:
+    from portscope.cli import HelpFormatter
+
     parser = commands.add_parser(
         "explain",
         help=_HELP,
         description=_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("ports", nargs="+", metavar="PORT", help="56744, 443/udp, 49152-49160, ssh")
     parser.add_argument(

@@ -13,9 +13,7 @@ The parsers are plain functions over the tools' text so that every platform is t
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
-from pathlib import Path
 
 from portscope.records import HostPortRange
 
@@ -26,7 +24,7 @@ __all__ = [
     "parse_netsh_excluded",
 ]
 
-_PROC = Path("/proc/sys/net/ipv4")
+_PROC = "/proc/sys/net/ipv4/"
 _SYSCTL_NAMES = {
     # platform prefix: (first, last) sysctl names of the range used by connect() without a bind
     "darwin": ("net.inet.ip.portrange.first", "net.inet.ip.portrange.last"),
@@ -68,15 +66,20 @@ def parse_netsh_excluded(text: str) -> tuple[tuple[int, int], ...]:
     )
 
 
+def _read(path: str) -> str:
+    with open(path, encoding="ascii") as handle:
+        return handle.read()
+
+
 def _linux() -> tuple[HostPortRange, ...]:
     try:
-        low_text, high_text = (_PROC / "ip_local_port_range").read_text().split()
-        reserved_text = (_PROC / "ip_local_reserved_ports").read_text()
+        low_text, high_text = _read(_PROC + "ip_local_port_range").split()
+        reserved_text = _read(_PROC + "ip_local_reserved_ports")
     except (OSError, ValueError):
         return ()
     unprivileged: int | None
     try:
-        unprivileged = int((_PROC / "ip_unprivileged_port_start").read_text())
+        unprivileged = int(_read(_PROC + "ip_unprivileged_port_start"))
     except (OSError, ValueError):
         unprivileged = None
     source = "/proc/sys/net/ipv4/ip_local_port_range"
@@ -96,6 +99,8 @@ def _linux() -> tuple[HostPortRange, ...]:
 
 
 def _run(argv: list[str]) -> str | None:
+    import subprocess  # only on BSD and Windows: Linux reads /proc
+
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):

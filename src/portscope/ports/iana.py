@@ -24,9 +24,9 @@ nothing about a port. RFC 6335 section 5.1 makes service names case-insensitive,
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from functools import cache
-from pathlib import Path
 
 from portscope.errors import DataError
 from portscope.records import IanaEntry
@@ -35,7 +35,7 @@ __all__ = ["INDEX_NAME", "MAGIC", "IanaRegistry", "registry"]
 
 INDEX_NAME = "iana-ports.idx"
 MAGIC = "#portscope-iana-index 1"
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 
 def _entry(line: bytes) -> IanaEntry:
@@ -70,8 +70,19 @@ class IanaRegistry:
         self._data = index
         self._ports = (ports_at + len(b"\n[ports]"), names_at + 1)
         self._names = (names_at + len(b"\n[names]"), len(index))
-        block = index[ranges_at + len(b"\n[ranges]\n") : ports_at]
-        self._ranges = tuple(_entry(line) for line in block.split(b"\n") if line)
+        self._range_block = index[ranges_at + len(b"\n[ranges]\n") : ports_at]
+        self._range_bounds: list[tuple[int, int, bytes]] | None = None
+
+    def _ranges_over(self, low: int, high: int) -> list[IanaEntry]:
+        """Range rows overlapping ``low``..``high``; only those rows are decoded into entries."""
+        if self._range_bounds is None:
+            bounds = []
+            for line in self._range_block.split(b"\n"):
+                if line:
+                    first, second, _ = line.split(b"\t", 2)
+                    bounds.append((int(first), int(second), line))
+            self._range_bounds = bounds
+        return [_entry(line) for lo, hi, line in self._range_bounds if lo <= high and hi >= low]
 
     def _lines_with_prefix(self, prefix: bytes, span: tuple[int, int]) -> Iterable[bytes]:
         """Yield the consecutive lines of a sorted section that start with ``prefix`` (which holds its tab)."""
@@ -86,7 +97,7 @@ class IanaRegistry:
     def lookup(self, port: int, protocol: str | None = None) -> tuple[IanaEntry, ...]:
         """Every registry row covering ``port`` (for ``protocol``, or any), single-port rows first."""
         found = [_entry(line) for line in self._lines_with_prefix(b"%d\t%d\t" % (port, port), self._ports)]
-        found += [e for e in self._ranges if e.low <= port <= e.high]
+        found += self._ranges_over(port, port)
         if protocol is not None:
             found = [e for e in found if e.protocol in (protocol, None)]
         return tuple(found)
@@ -120,7 +131,7 @@ class IanaRegistry:
                 break
             out.append(_entry(line))
             at = line_end
-        out += [e for e in self._ranges if e.low <= high and e.high >= low]
+        out += self._ranges_over(low, high)
         if protocol is not None:
             out = [e for e in out if e.protocol in (protocol, None)]
         return tuple(out)
@@ -154,9 +165,10 @@ class IanaRegistry:
 @cache
 def registry(path: str | None = None) -> IanaRegistry:
     """The shipped registry (or one built at ``path``), loaded once per process."""
-    file = DATA_DIR / INDEX_NAME if path is None else Path(path)
+    file = os.path.join(DATA_DIR, INDEX_NAME) if path is None else path
     try:
-        data = file.read_bytes()
+        with open(file, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         raise DataError(f"{path}: cannot read IANA index: {exc.strerror}") from exc
-    return IanaRegistry(data, origin=str(file))
+    return IanaRegistry(data, origin=file)

@@ -2,18 +2,16 @@
 
 The registry says who a number is assigned to; these notes say why it shows up in logs and netstat,
 which is the question people actually bring (a QUIC flow on 443/udp, an mDNS answer on 5353, a
-Windows RPC server on a dynamic port). Kept short and cited; not a threat feed.
+Windows RPC server on a dynamic port). Kept short and cited; not a threat feed. No
+``from __future__ import annotations`` here: NamedTuple would compile each string annotation.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["PortNote", "notes_for"]
 
 
-@dataclass(frozen=True, slots=True)
-class PortNote:
+class PortNote(NamedTuple):
     low: int
     high: int
     protocols: tuple[str, ...]  # empty: any transport

@@ -13,7 +13,6 @@ import os
 import re
 import sys
 from functools import cache
-from pathlib import Path
 
 from portscope.records import ServiceDbEntry
 
@@ -36,7 +35,7 @@ class ServicesFile:
     nmap-services (third field is the open-frequency).
     """
 
-    def __init__(self, path: Path, data: bytes, kind: str) -> None:
+    def __init__(self, path: str, data: bytes, kind: str) -> None:
         self.path = path
         self.kind = kind
         self._data = data
@@ -65,7 +64,7 @@ class ServicesFile:
         else:
             aliases = tuple(fields[2:])
         return ServiceDbEntry(
-            source=str(self.path),
+            source=self.path,
             name=fields[0],
             port=int(port_text),
             protocol=proto.lower(),
@@ -102,9 +101,10 @@ class ServicesFile:
         return tuple(dict.fromkeys(out))
 
 
-def _load(path: Path, kind: str) -> ServicesFile | None:
+def _load(path: str, kind: str) -> ServicesFile | None:
     try:
-        return ServicesFile(path, path.read_bytes(), kind)
+        with open(path, "rb") as handle:
+            return ServicesFile(path, handle.read(), kind)
     except OSError:
         return None
 
@@ -114,8 +114,8 @@ def etc_services() -> ServicesFile | None:
     """/etc/services (on Windows, %SystemRoot%\\System32\\drivers\\etc\\services), or None if absent."""
     if sys.platform == "win32":
         root = os.environ.get("SYSTEMROOT", r"C:\Windows")
-        return _load(Path(root) / "System32" / "drivers" / "etc" / "services", "services")
-    return _load(Path("/etc/services"), "services")
+        return _load(os.path.join(root, "System32", "drivers", "etc", "services"), "services")
+    return _load("/etc/services", "services")
 
 
 @cache
@@ -123,9 +123,9 @@ def nmap_services() -> ServicesFile | None:
     """nmap's nmap-services, from $NMAPDIR or the usual install places, or None if nmap is absent."""
     candidates = list(_NMAP_CANDIDATES)
     if os.environ.get("NMAPDIR"):
-        candidates.insert(0, str(Path(os.environ["NMAPDIR"]) / "nmap-services"))
+        candidates.insert(0, os.path.join(os.environ["NMAPDIR"], "nmap-services"))
     for candidate in candidates:
-        loaded = _load(Path(candidate), "nmap")
+        loaded = _load(candidate, "nmap")
         if loaded is not None:
             return loaded
     return None

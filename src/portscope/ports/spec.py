@@ -6,8 +6,6 @@ accepted, so a command given several arguments can report the bad one and answer
 
 from __future__ import annotations
 
-import re
-
 from portscope.errors import PortSpecError
 from portscope.ports.iana import registry
 from portscope.ports.services_db import etc_services
@@ -36,9 +34,22 @@ def _port(argument: str, text: str) -> int:
     return value
 
 
-# A number, or LOW-HIGH; anything else is a service name (RFC 6335 names may start with a digit: 3com-tsmux).
-_NUMBER = re.compile(r"[+-]?[0-9]+")
-_RANGE = re.compile(r"([+-]?[0-9]+)\s*-\s*([+-]?[0-9]+)")
+def _is_number(text: str) -> bool:
+    """A decimal integer, optionally signed (so ``-1`` is reported as out of range, not as a name)."""
+    digits = text[1:] if text[:1] in "+-" else text
+    return digits.isascii() and digits.isdigit()
+
+
+def _split_range(text: str) -> tuple[str, str] | None:
+    """``LOW-HIGH`` (spaces allowed around the dash) as its two numbers' text, else None.
+
+    Anything else is a service name: RFC 6335 names may start with a digit (``3com-tsmux``).
+    """
+    at = text.find("-", 1)
+    if at == -1:
+        return None
+    low, high = text[:at].strip(), text[at + 1 :].strip()
+    return (low, high) if _is_number(low) and _is_number(high) else None
 
 
 def _by_name(argument: str, name: str, protocol: str | None) -> list[PortQuery]:
@@ -87,10 +98,10 @@ def parse_port_spec(argument: str) -> list[PortQuery]:
         raise PortSpecError(argument, f"no port before '/'; give {_ACCEPTED}")
     protocols = (protocol,) if protocol else DEFAULT_PROTOCOLS
     body = body.strip()
-    if _NUMBER.fullmatch(body):
+    if _is_number(body):
         low = high = _port(argument, body)
-    elif match := _RANGE.fullmatch(body):
-        low, high = _port(argument, match.group(1)), _port(argument, match.group(2))
+    elif bounds := _split_range(body):
+        low, high = _port(argument, bounds[0]), _port(argument, bounds[1])
         if high < low:
             raise PortSpecError(argument, f"range {low}-{high} runs backwards; write LOW-HIGH")
     else:

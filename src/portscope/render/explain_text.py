@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterable
 
 from portscope.records import (
@@ -13,7 +12,7 @@ from portscope.records import (
     RangeOverlap,
 )
 from portscope.render.sanitize import for_terminal
-from portscope.render.style import Style
+from portscope.render.style import Style, wrap
 
 __all__ = ["render_explanation"]
 
@@ -38,7 +37,7 @@ class _Block:
 
     def row(self, label: str, text: str) -> None:
         indent = " " * (_LABEL_WIDTH + 2)
-        body = textwrap.wrap(for_terminal(text), width=self.style.width - len(indent), break_on_hyphens=False) or [""]
+        body = wrap(for_terminal(text), self.style.width - len(indent)) or [""]
         self.lines.append("  " + self.style(label.ljust(_LABEL_WIDTH), "bold") + body[0])
         self.lines += [indent + more for more in body[1:]]
 
@@ -122,7 +121,7 @@ def _port_block(exp: PortExplanation, style: Style, registry_date: str) -> list[
 
 
 def _overlap_text(o: RangeOverlap, size: int) -> str:
-    where = "all" if o.count == size else f"{o.count} ({o.overlap_low}-{o.overlap_high})"
+    where = "all" if o.ports == size else f"{o.ports} ({o.overlap_low}-{o.overlap_high})"
     return f"{o.label} {o.low}-{o.high}: {where}"
 
 

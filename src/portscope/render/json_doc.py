@@ -1,12 +1,11 @@
 """JSON documents with a named, versioned shape (``schema``), so scripts can rely on them.
 
-Records are frozen dataclasses; their fields are the documented keys (docs/explain-json.md), and
+Records are NamedTuples; their fields are the documented keys (docs/explain-json.md), and
 computed properties that people filter on (``assigned``) are added explicitly.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -19,12 +18,9 @@ EXPLAIN_SCHEMA = "portscope.explain/1"
 
 def _plain(value: Any) -> Any:
     if isinstance(value, IanaEntry):
-        return {
-            **{f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)},
-            "assigned": value.assigned,
-        }
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {**{k: _plain(v) for k, v in value._asdict().items()}, "assigned": value.assigned}
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):  # a record (NamedTuple)
+        return {k: _plain(v) for k, v in value._asdict().items()}
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     return value

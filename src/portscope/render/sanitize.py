@@ -8,18 +8,25 @@ cell starting with ``=`` runs as a formula in a spreadsheet (OWASP 'CSV injectio
 from __future__ import annotations
 
 import re
+from functools import cache
 
 __all__ = ["for_csv", "for_terminal"]
 
 # ECMA-48: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), other two-byte ESC sequences, and C1 CSI (0x9b).
-_ESCAPES = re.compile(
+_ESCAPES_RE = (
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC, terminated by BEL or ST (or unterminated)
     r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM, APC strings
     r"|\x1b[@-Z\\-_]?"  # other ESC sequences, or a lone ESC
     r"|\x9b[0-?]*[ -/]*[@-~]"  # C1 CSI
 )
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROLS_RE = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+
+
+@cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Compiled on first need: most text is printable and never needs them (start-up time matters)."""
+    return re.compile(_ESCAPES_RE), re.compile(_CONTROLS_RE)
 
 
 def for_terminal(text: str, *, keep_newlines: bool = False) -> str:
@@ -28,10 +35,13 @@ def for_terminal(text: str, *, keep_newlines: bool = False) -> str:
     Newlines and tabs become visible ``\\n``/``\\t`` unless ``keep_newlines``, so one record stays one line.
     Invalid UTF-8 should be decoded with ``errors='replace'`` or ``'backslashreplace'`` before it gets here.
     """
-    text = _ESCAPES.sub("", text)
+    if text.isprintable():  # no control, escape, separator or format character: nothing to do
+        return text
+    escapes, controls = _patterns()
+    text = escapes.sub("", text)
     if not keep_newlines:
         text = text.replace("\n", "\\n").replace("\t", "\\t")
-    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return controls.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def for_csv(text: str) -> str:

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Cold start of ``portscope explain 56744`` against ``python3 -c pass``, same interpreter, same run.
+
+Goal (issue 2): the median whole-process time under 3x that of ``python3 -c pass``, with no heavy
+library imported. Runs alternate between the two commands so that machine noise hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _time(argv: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    python = sys.executable
+    script = shutil.which("portscope", path=str(Path(python).parent))
+    commands = {
+        "python3 -c pass": [python, "-c", "pass"],
+        "python -m portscope explain 56744": [python, "-m", "portscope", "explain", "56744"],
+    }
+    if script:
+        commands["portscope explain 56744 (console script)"] = [script, "explain", "56744"]
+    for argv in commands.values():  # warm the page cache and .pyc files once
+        _time(argv)
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(args.runs):
+        for name, argv in commands.items():
+            samples[name].append(_time(argv))
+    base = statistics.median(samples["python3 -c pass"])
+    print(f"{'command':45} {'median ms':>10} {'min ms':>8} {'x python':>9}")
+    for name, values in samples.items():
+        median = statistics.median(values)
+        print(f"{name:45} {median * 1e3:10.1f} {min(values) * 1e3:8.1f} {median / base:9.2f}")
+    imports = subprocess.run(
+        [python, "-X", "importtime", "-m", "portscope", "explain", "56744"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+    modules = [line.rsplit("|", 1)[-1].strip() for line in imports.splitlines() if "|" in line]
+    heavy = sorted({m.split(".")[0] for m in modules} & {"duckdb", "pyarrow", "pandas", "numpy", "rich", "polars"})
+    print(f"modules imported: {len(modules)}; heavy libraries among them: {heavy or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -2,13 +2,19 @@
 
 Small user-facing values are typed NamedTuples, never dicts keyed by strings: a misspelt field is a
 type error, not a silent ``None``. NamedTuples rather than dataclasses because start-up time is a
-feature: twelve frozen dataclasses cost ~13 ms to define (``dataclasses`` imports ``inspect``), twelve
-NamedTuples under 2 ms. This module skips ``from __future__ import annotations`` on purpose:
-NamedTuple turns string annotations into ForwardRefs, compiling each one. Bulk data (flows, sockets
-by the thousand) is columnar and lives in Arrow tables; these are values a person reads one by one.
+feature: twelve frozen dataclasses cost ~13 ms to define (``dataclasses`` imports ``inspect``), and
+even ``typing`` costs ~4 ms, so at run time they come from :mod:`portscope._namedtuple`. Bulk data
+(flows, sockets by the thousand) is columnar and lives in Arrow tables; these are values a person
+reads one by one.
 """
 
-from typing import NamedTuple
+from __future__ import annotations
+
+TYPE_CHECKING = False  # mypy treats this name as True (see portscope._namedtuple for why not typing's)
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from portscope._namedtuple import NamedTuple
 
 __all__ = [
     "EphemeralRange",

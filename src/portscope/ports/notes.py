@@ -2,11 +2,16 @@
 
 The registry says who a number is assigned to; these notes say why it shows up in logs and netstat,
 which is the question people actually bring (a QUIC flow on 443/udp, an mDNS answer on 5353, a
-Windows RPC server on a dynamic port). Kept short and cited; not a threat feed. No
-``from __future__ import annotations`` here: NamedTuple would compile each string annotation.
+Windows RPC server on a dynamic port). Kept short and cited; not a threat feed.
 """
 
-from typing import NamedTuple
+from __future__ import annotations
+
+TYPE_CHECKING = False  # see portscope._namedtuple: typing is too slow to import at start-up
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from portscope._namedtuple import NamedTuple
 
 __all__ = ["PortNote", "notes_for"]
 

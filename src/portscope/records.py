@@ -17,7 +17,10 @@ else:
     from portscope._namedtuple import NamedTuple
 
 __all__ = [
+    "DestinationUse",
+    "EphemeralHealth",
     "EphemeralRange",
+    "Finding",
     "HostPortRange",
     "IanaEntry",
     "PortExplanation",
@@ -26,6 +29,7 @@ __all__ = [
     "RangeMembership",
     "RangeOverlap",
     "ServiceDbEntry",
+    "Socket",
 ]
 
 
@@ -203,3 +207,94 @@ class RangeExplanation(NamedTuple):
     unassigned_count: int
     os_overlaps: tuple[RangeOverlap, ...]
     host_overlaps: tuple[RangeOverlap, ...]
+
+
+class Socket(NamedTuple):
+    """One TCP or UDP socket of this host, classified; a row of a live snapshot.
+
+    ``state`` is the kernel's TCP state name; an unconnected UDP socket is ``UNCONN`` (as ss says).
+    ``role`` is ``listen``, ``inbound``, ``outbound``, ``client`` (a UDP socket a client bound to an
+    ephemeral port: a resolver's, a browser's QUIC; not a listener), ``peer`` (both sides ephemeral)
+    or ``unknown``; ``role_basis`` is ``fact`` when the kernel's own data decide it (a LISTEN state,
+    a local port that a listener holds, a SYN we sent) and ``inferred`` when port numbers do;
+    ``role_reason`` says which. ``exposure`` (listeners only): ``loopback``, ``all`` (a wildcard
+    address) or ``addresses`` (specific ones); ``dual_stack`` is True for an IPv6 wildcard listener
+    without IPV6_V6ONLY, which IPv4 clients reach too. ``owner_note`` says why ``pid`` is None.
+    """
+
+    protocol: str
+    family: int
+    state: str
+    local_address: str
+    local_port: int
+    remote_address: str | None
+    remote_port: int | None
+    role: str
+    role_basis: str
+    role_reason: str
+    exposure: str | None
+    dual_stack: bool | None
+    local_service: str | None
+    remote_service: str | None
+    local_ephemeral: bool
+    remote_ephemeral: bool | None
+    pid: int | None
+    pids: tuple[int, ...]
+    process: str | None
+    exe: str | None
+    user: str | None
+    cmdline: str | None
+    owner_note: str | None
+    inode: int | None
+    uid: int | None
+    netns: int | None
+    namespace: str
+    receive_queue: int | None
+    send_queue: int | None
+
+
+class DestinationUse(NamedTuple):
+    """How many local ephemeral ports one destination (remote ip:port) holds: the space that runs out.
+
+    Linux picks a connection's source port so that the 4-tuple is unique (RFC 6056, net/ipv4/
+    inet_hashtables.c ``__inet_hash_connect``), so the pool is the whole ephemeral range *per
+    destination*; ``fraction`` is ``ports`` over the range's usable size. TIME_WAIT sockets hold their
+    port for 60 s (TCP_TIMEWAIT_LEN) and count.
+    """
+
+    protocol: str
+    remote_address: str
+    remote_port: int
+    ports: int
+    time_wait: int
+    fraction: float
+
+
+class EphemeralHealth(NamedTuple):
+    """The ephemeral port pool of one network namespace, and how full it is."""
+
+    namespace: str
+    low: int
+    high: int
+    size: int
+    reserved: tuple[tuple[int, int], ...]
+    source: str
+    in_use: tuple[tuple[str, int], ...]
+    time_wait: int
+    destinations: tuple[DestinationUse, ...]
+    worst: DestinationUse | None
+
+
+class Finding(NamedTuple):
+    """Something worth a person's attention, with the evidence behind it and, where one exists, the fix.
+
+    ``severity``: ``info``, ``low``, ``medium``, ``high`` or ``critical``. ``code`` is stable for
+    scripts (``listener-in-ephemeral-range``...); ``evidence`` lists the sockets or lines behind it.
+    """
+
+    severity: str
+    code: str
+    title: str
+    detail: str
+    evidence: tuple[str, ...]
+    fix: str | None = None

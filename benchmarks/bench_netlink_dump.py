@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import select
 import statistics
 import subprocess
 import sys
@@ -28,69 +27,8 @@ from collections.abc import Callable
 from portscope.host._netlink import dump_inet_sockets
 from portscope.host._procfs import socket_owners
 
-_CHILD = r"""
-import os, resource, select, socket, struct, sys
-pairs, lifetime = int(sys.argv[1]), float(sys.argv[2])
-soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-linger = struct.pack("ii", 1, 0)
-listener = socket.socket()
-listener.bind(("127.0.0.1", 0))
-listener.listen(4096)
-held = []
-while len(held) < 2 * pairs:
-    batch = min(1000, pairs - len(held) // 2)
-    clients = [socket.create_connection(listener.getsockname()) for _ in range(batch)]
-    for sock in clients:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-        held.append(sock)
-    for _ in range(batch):
-        server, _ = listener.accept()
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-        held.append(server)
-print(listener.getsockname()[1], flush=True)
-select.select([sys.stdin], [], [], lifetime)  # EOF from the parent, or the lifetime is over
-"""
-
-
-def _spawn(pairs: int, per_child: int, lifetime: float) -> list[subprocess.Popen[str]]:
-    children: list[subprocess.Popen[str]] = []
-    left = pairs
-    while left > 0:
-        count = min(per_child, left)
-        children.append(
-            subprocess.Popen(
-                [sys.executable, "-c", _CHILD, str(count), str(lifetime)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-        )
-        left -= count
-    return children
-
-
-def _wait_ready(children: list[subprocess.Popen[str]], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    for child in children:
-        assert child.stdout is not None
-        ready, _, _ = select.select([child.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready or not child.stdout.readline().strip():
-            raise RuntimeError(f"child {child.pid} did not open its connections in {timeout:.0f} s")
-
-
-def _stop(children: list[subprocess.Popen[str]]) -> None:
-    for child in children:
-        if child.stdin is not None:
-            child.stdin.close()
-    for child in children:
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        if child.stdout is not None:
-            child.stdout.close()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _loopback import spawn, stop, wait_ready
 
 
 def _samples(func: Callable[[], object], repeat: int) -> list[float]:
@@ -121,9 +59,9 @@ def main() -> int:
         parser.error(f"--per-child {args.per_child} needs {2 * args.per_child + 64} open files; the limit is {hard}")
 
     start = time.perf_counter()
-    children = _spawn(args.connections, args.per_child, args.lifetime)
+    children = spawn(args.connections, args.per_child, args.lifetime)
     try:
-        _wait_ready(children, timeout=min(args.lifetime, 120.0))
+        wait_ready(children, timeout=min(args.lifetime, 120.0))
         setup = time.perf_counter() - start
         print(f"{args.connections} loopback connections in {len(children)} processes, set up in {setup:.1f} s")
 
@@ -146,7 +84,7 @@ def main() -> int:
             "ss -tanp (command)": _samples(_command(["ss", "-tanp"]), args.repeat),
         }
     finally:
-        _stop(children)
+        stop(children)
 
     print(f"{'measure':40} {'median s':>9} {'min s':>7}")
     for name, values in rows.items():

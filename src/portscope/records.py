@@ -17,12 +17,17 @@ else:
     from portscope._namedtuple import NamedTuple
 
 __all__ = [
+    "ConntrackUsage",
+    "ContainerRef",
     "DestinationUse",
+    "DnatRule",
     "EphemeralHealth",
     "EphemeralRange",
     "Finding",
     "HostPortRange",
     "IanaEntry",
+    "NatMapping",
+    "NetNamespace",
     "PortExplanation",
     "PortQuery",
     "RangeExplanation",
@@ -298,3 +303,109 @@ class Finding(NamedTuple):
     detail: str
     evidence: tuple[str, ...]
     fix: str | None = None
+
+
+class ContainerRef(NamedTuple):
+    """The container a process runs in, as its cgroup path tells (cgroups(7)).
+
+    ``runtime`` is ``docker``, ``containerd``, ``cri-o``, ``podman``, ``lxc``, or ``kubernetes`` when a
+    kubelet's cgroupfs path names the pod but not the runtime. ``id`` is the runtime's container id
+    (64 hex digits) or the LXC container's name; ``pod_uid`` the Kubernetes pod's uid, if any.
+    """
+
+    runtime: str
+    id: str
+    pod_uid: str | None = None
+
+
+class NetNamespace(NamedTuple):
+    """One network namespace of this host (namespaces(7), network_namespaces(7)).
+
+    ``inode`` names it (``readlink /proc/PID/ns/net`` prints ``net:[INODE]``); ``path`` is a file that
+    setns(2) can open: ``/run/netns/NAME`` when ``ip netns`` named it, else ``/proc/PID/ns/net`` of a
+    member. ``names`` are its ``ip netns`` names, ``pids`` the processes in it that we could see.
+    ``is_current``: the calling thread is in it; ``is_host``: pid 1 is in it (None when pid 1 could
+    not be inspected). ``container``: the container its processes belong to, when their cgroup says.
+    """
+
+    inode: int
+    path: str
+    names: tuple[str, ...]
+    pids: tuple[int, ...]
+    is_current: bool
+    is_host: bool | None
+    container: ContainerRef | None = None
+
+
+class ConntrackUsage(NamedTuple):
+    """How full the connection tracking table is (/proc/sys/net/netfilter, nf_conntrack-sysctl(7)).
+
+    ``entries`` is nf_conntrack_count, the entries of the namespace we read in; ``maximum`` is
+    nf_conntrack_max, which that count is checked against (one global value, read-only outside the
+    initial namespace, as of Linux 6.18), None when it is 0 (no limit). A full table drops new
+    connections' first packets with "nf_conntrack: table full, dropping packet" in the kernel log.
+    """
+
+    entries: int
+    maximum: int | None
+    source: str
+
+    @property
+    def fill(self) -> float | None:
+        """entries / maximum, or None when there is no limit."""
+        return None if self.maximum is None else self.entries / self.maximum
+
+
+class DnatRule(NamedTuple):
+    """A destination NAT rule: traffic to ``ports`` is sent on to ``to_address``:``to_ports``.
+
+    The published ports of Docker and Kubernetes' NodePorts are such rules. ``family`` is ``ipv4``
+    or ``ipv6``; ``protocol`` None matches every protocol, ``ports`` None every port (low, high).
+    ``address`` and ``interface`` are the destination address (or prefix) and input interface the rule
+    matches, None for any, written ``!X`` for "anything but X" as iptables does. ``to_address`` is None
+    for a REDIRECT (to this host); ``to_ports`` None keeps the port. ``source`` is ``nft`` or
+    ``iptables``; ``chain`` the chains followed to the rule (``PREROUTING > DOCKER``); ``evidence`` the
+    rule as iptables-save prints it, or nft's table, chain and ``handle``.
+    """
+
+    family: str
+    protocol: str | None
+    ports: tuple[int, int] | None
+    address: str | None
+    interface: str | None
+    to_address: str | None
+    to_ports: tuple[int, int] | None
+    source: str
+    chain: str
+    evidence: str
+    handle: int | None = None
+
+
+class NatMapping(NamedTuple):
+    """One tracked connection whose addresses NAT rewrote (a conntrack entry, conntrack(8)).
+
+    ``src``:``sport`` -> ``dst``:``dport`` is the connection as its first packet left the client.
+    ``dnat_dst``:``dnat_dport`` is where DNAT sent it (the reply's source), None without DNAT;
+    ``snat_src``:``snat_sport`` the source SNAT or MASQUERADE gave it (the reply's destination), None
+    without SNAT. ``state`` is the TCP state (``ESTABLISHED``...), None for other protocols.
+    """
+
+    family: str
+    protocol: str
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    dnat_dst: str | None
+    dnat_dport: int | None
+    snat_src: str | None
+    snat_sport: int | None
+    state: str | None = None
+
+    @property
+    def is_dnat(self) -> bool:
+        return self.dnat_dst is not None
+
+    @property
+    def is_snat(self) -> bool:
+        return self.snat_src is not None

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from portscope.records import Socket
+from portscope.render.live_json import SOCKET_KEYS
 from tests.conftest import run_portscope
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sockets")
@@ -84,8 +84,11 @@ def test_live_filters_and_json_shape() -> None:
     } <= set(doc)
     assert doc["count"] == len(doc["sockets"]) == 1
     (sock,) = doc["sockets"]
-    assert list(sock) == list(Socket._fields)
+    assert list(sock) == list(SOCKET_KEYS)
     assert (sock["local_port"], sock["role"], sock["exposure"]) == (port, "listen", "loopback")
+    assert doc["reasons"][sock["role_reason"]] == "TCP socket in LISTEN state"
+    process = doc["processes"][str(sock["pid"])]
+    assert process["name"] == sock["process"] and process["cmdline"]
     assert doc["health"][0]["low"] <= doc["health"][0]["high"]
 
 

@@ -162,7 +162,7 @@ def test_time_wait_says_why_it_has_no_owner(sockets: Sockets) -> None:
 def test_no_process_skips_owners(sockets: Sockets) -> None:
     listener = sockets.tcp_listener("127.0.0.1")
     row = _find(snapshot(processes=False), "tcp", listener.getsockname()[1])
-    assert row.pid is None and row.owner_note == "process lookup skipped (--no-process)"
+    assert row.pid is None and row.owner_note == "skipped"
     assert row.role == "listen"
 
 

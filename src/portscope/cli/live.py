@@ -104,6 +104,8 @@ def select(table: SocketTable, args: argparse.Namespace) -> list[int]:
     name = args.process.lower() if args.process else None
     protos = {p for p, on in (("tcp", args.tcp), ("udp", args.udp)) if on}
     families = {f for f, on in ((4, args.ipv4), (6, args.ipv6)) if on}
+    if not (ports or pids or name or states or roles or protos or families):
+        return list(range(len(table)))
     keep = []
     for i in range(len(table)):
         if ports and table.local_port[i] not in ports and table.remote_port[i] not in ports:
@@ -144,7 +146,7 @@ def run_live(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"portscope live: {exc}", file=sys.stderr)
         return 2
-    table = snap.table if len(indices) == len(snap.table) else snap.table.take(indices)
+    table = snap.table if len(indices) == len(snap.table) else snap.table.take(indices)  # no filter: no copy
     if args.json:
         from portscope.render.live_json import write_json
 

@@ -25,15 +25,20 @@ Choices, and why:
 
 from __future__ import annotations
 
+import array
+import mmap
 import os
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
 from portscope.errors import PlatformError
 
 __all__ = [
     "ProcessInfo",
+    "SharedOwnerWalk",
     "SocketOwners",
     "parse_start_time",
     "process_info",
@@ -45,11 +50,14 @@ _SOCKET_PREFIX = b"socket:["
 _CACHE_LIMIT = 4096
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SocketOwners:
     """Socket inode -> pids holding an fd to it, with the counts that say how complete the map is.
 
-    - ``owners``: inode -> pids, in /proc order; several when a socket is shared across fork().
+    - ``first``: inode -> the first pid found holding it; ``shared``: inode -> every pid, only for the
+      sockets several processes hold (after fork()). Two maps because 100,000 one-element lists cost
+      more than the rest of the merge.
+    - ``owners``: inode -> pids, in /proc order, built from those two on first use.
     - ``scanned``: processes whose fd table we read to the end.
     - ``denied``: processes whose fd table we were not allowed to read (PermissionError).
     - ``vanished``: processes that exited between listing /proc and reading their fds.
@@ -59,7 +67,8 @@ class SocketOwners:
     - ``denied_pids``: the processes counted in ``denied``, for a caller that wants to name them.
     """
 
-    owners: dict[int, list[int]]
+    first: dict[int, int]
+    shared: dict[int, list[int]]
     scanned: int
     denied: int
     vanished: int
@@ -67,6 +76,11 @@ class SocketOwners:
     sockets: int
     stopped_early: bool = False
     denied_pids: tuple[int, ...] = field(default=(), repr=False)
+
+    @cached_property
+    def owners(self) -> dict[int, list[int]]:
+        shared = self.shared
+        return {inode: shared.get(inode) or [pid] for inode, pid in self.first.items()}
 
 
 class ProcessInfo(NamedTuple):
@@ -96,44 +110,40 @@ def _pids() -> list[int]:
         raise PlatformError(f"cannot list {_PROC}: {exc.strerror or exc} (is procfs mounted?)") from exc
 
 
-def socket_owners(inodes: Iterable[int] | None = None, *, stop_early: bool = False) -> SocketOwners:
-    """Map socket inodes to the pids holding them, walking /proc/<pid>/fd of every process.
+class _Walk:
+    """The state of one walk over /proc/<pid>/fd directories: what it found and what it could not read."""
 
-    With ``inodes``, only those are recorded; with ``stop_early`` too, the walk ends once each has one
-    owner (cheaper, at the price of missing the second owner of a shared socket).
-    """
-    wanted = None if inodes is None else set(inodes)
-    remaining = set(wanted) if (wanted is not None and stop_early) else None
-    owners: dict[int, list[int]] = {}
-    scanned = vanished = fds = sockets = 0
-    denied: list[int] = []
-    prefix = _SOCKET_PREFIX
-    readlink = os.readlink
-    stopped = False
+    def __init__(self, wanted: set[int] | None, remaining: set[int] | None) -> None:
+        self.wanted = wanted
+        self.remaining = remaining
+        self.pairs: list[tuple[int, int]] = []  # (inode, pid), in walk order
+        self.scanned = self.vanished = self.fds = self.sockets = 0
+        self.denied: list[int] = []
+        self.stopped = False
 
-    for pid in _pids():
-        if remaining is not None and not remaining:
-            stopped = True
-            break
+    def visit(self, pid: int) -> None:
+        """Read one process's fd table and record its sockets."""
         path = b"/proc/%d/fd" % pid
         try:
             dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except (FileNotFoundError, ProcessLookupError):
-            vanished += 1
-            continue
+            self.vanished += 1
+            return
         except PermissionError:
-            denied.append(pid)
-            continue
+            self.denied.append(pid)
+            return
         try:
             try:
                 names = os.listdir(path)  # by path, for bytes names: readlink then returns bytes
             except (FileNotFoundError, ProcessLookupError):
-                vanished += 1
-                continue
+                self.vanished += 1
+                return
             except PermissionError:
-                denied.append(pid)
-                continue
-            fds += len(names)
+                self.denied.append(pid)
+                return
+            self.fds += len(names)
+            prefix, readlink, wanted, remaining = _SOCKET_PREFIX, os.readlink, self.wanted, self.remaining
+            append = self.pairs.append
             for name in names:
                 try:
                     target = readlink(name, dir_fd=dir_fd)
@@ -141,31 +151,159 @@ def socket_owners(inodes: Iterable[int] | None = None, *, stop_early: bool = Fal
                     continue  # the fd was closed since listdir, or the process exited
                 if target[:8] != prefix:
                     continue
-                sockets += 1
+                self.sockets += 1
                 inode = int(target[8:-1])
                 if wanted is not None and inode not in wanted:
                     continue
-                pids = owners.get(inode)
-                if pids is None:
-                    owners[inode] = [pid]
-                elif pids[-1] != pid:  # a process may hold the same socket on several fds (dup)
-                    pids.append(pid)
+                append((inode, pid))
                 if remaining is not None:
                     remaining.discard(inode)
-            scanned += 1
+            self.scanned += 1
         finally:
             os.close(dir_fd)
 
-    return SocketOwners(
-        owners=owners,
-        scanned=scanned,
-        denied=len(denied),
-        vanished=vanished,
-        fds=fds,
-        sockets=sockets,
-        stopped_early=stopped,
-        denied_pids=tuple(denied),
-    )
+    def result(self, extra: _Walk | None = None) -> SocketOwners:
+        walks = [self] if extra is None else [self, extra]
+        pairs = [pair for w in walks for pair in w.pairs] if extra is not None else self.pairs
+        first: dict[int, int] = {}
+        setdefault = first.setdefault
+        shared: dict[int, list[int]] = {}
+        for inode, pid in pairs:
+            holder = setdefault(inode, pid)
+            if holder != pid:  # a second process holds it; a pid seen twice (dup, both walkers) is not one
+                pids = shared.setdefault(inode, [holder])
+                if pid not in pids:
+                    pids.append(pid)
+        denied = sorted({pid for w in walks for pid in w.denied})
+        return SocketOwners(
+            first=first,
+            shared=shared,
+            scanned=sum(w.scanned for w in walks),
+            denied=len(denied),
+            vanished=sum(w.vanished for w in walks),
+            fds=sum(w.fds for w in walks),
+            sockets=sum(w.sockets for w in walks),
+            stopped_early=self.stopped,
+            denied_pids=tuple(denied),
+        )
+
+
+def socket_owners(inodes: Iterable[int] | None = None, *, stop_early: bool = False) -> SocketOwners:
+    """Map socket inodes to the pids holding them, walking /proc/<pid>/fd of every process.
+
+    With ``inodes``, only those are recorded; with ``stop_early`` too, the walk ends once each has one
+    owner (cheaper, at the price of missing the second owner of a shared socket).
+    """
+    wanted = None if inodes is None else set(inodes)
+    walk = _Walk(wanted, set(wanted) if (wanted is not None and stop_early) else None)
+    for pid in _pids():
+        if walk.remaining is not None and not walk.remaining:
+            walk.stopped = True
+            break
+        walk.visit(pid)
+    return walk.result()
+
+
+_SLOT = struct.Struct("=q")  # one position in the shared map; aligned 8-byte stores are atomic on our targets
+
+
+class SharedOwnerWalk:
+    """The /proc walk, shared between this process and one forked helper; started now, joined later.
+
+    The walk is kernel-bound (readlink on /proc/<pid>/fd is ~3 us a fd), so on a busy host it is the
+    slowest step of a snapshot. Forking a helper lets it run on the other core while this process
+    dumps and classifies the sockets; when this process is ready it walks from the other end of the
+    pid list until the two meet (each publishes its position in a shared 16-byte map; a pid taken by
+    both is harmless, its pairs merge). The helper sends its (inode, pid) pairs through a pipe as one
+    array of unsigned 64-bit numbers and exits with ``os._exit``, running no cleanup of ours.
+
+    Falls back to a plain walk in :meth:`finish` where fork is unavailable.
+    """
+
+    _POSITIONS = struct.Struct("=qq")  # helper's next index (ascending), our next index (descending)
+
+    def __init__(self, inodes: Iterable[int] | None = None) -> None:
+        self.wanted = None if inodes is None else set(inodes)
+        self.pids = _pids()
+        self.child = 0
+        self.read_end = -1
+        if not hasattr(os, "fork") or len(self.pids) < 2:
+            return
+        self.shared = mmap.mmap(-1, self._POSITIONS.size)
+        self._POSITIONS.pack_into(self.shared, 0, 0, len(self.pids) - 1)
+        read_end, write_end = os.pipe()
+        try:
+            child = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            return
+        if child == 0:  # pragma: no cover - runs in the helper process; its output is checked by the parent
+            os.close(read_end)
+            code = 0
+            try:
+                self._helper(write_end)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        self.child, self.read_end = child, read_end
+
+    def _helper(self, write_end: int) -> None:
+        walk = _Walk(self.wanted, None)
+        index = 0
+        positions, shared, pids = self._POSITIONS, self.shared, self.pids
+        while True:
+            _, theirs = positions.unpack_from(shared, 0)
+            if index > theirs:
+                break
+            _SLOT.pack_into(shared, 0, index + 1)
+            walk.visit(pids[index])
+            index += 1
+        flat = array.array("Q", [v for pair in walk.pairs for v in pair])
+        header = array.array("Q", [walk.scanned, walk.vanished, walk.fds, walk.sockets, len(walk.denied), len(flat)])
+        header.extend(walk.denied)
+        payload = header.tobytes() + flat.tobytes()
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(write_end, view) :]
+        os.close(write_end)
+
+    def finish(self) -> SocketOwners:
+        """Walk our share, collect the helper's, and return the merged map."""
+        if not self.child:
+            return socket_owners(self.wanted)
+        walk = _Walk(self.wanted, None)
+        positions, shared, pids = self._POSITIONS, self.shared, self.pids
+        index = len(pids) - 1
+        while index >= 0:
+            theirs, _ = positions.unpack_from(shared, 0)
+            if index < theirs:
+                break
+            _SLOT.pack_into(shared, 8, index - 1)
+            walk.visit(pids[index])
+            index -= 1
+        with os.fdopen(self.read_end, "rb") as pipe:
+            payload = pipe.read()
+        os.waitpid(self.child, 0)
+        helper = _Walk(self.wanted, None)
+        if len(payload) >= 48:
+            header = array.array("Q")
+            header.frombytes(payload[:48])
+            helper.scanned, helper.vanished, helper.fds, helper.sockets, denied, flat_len = header
+            denied_bytes = 8 * denied
+            denied_list = array.array("Q")
+            denied_list.frombytes(payload[48 : 48 + denied_bytes])
+            helper.denied = list(denied_list)
+            flat = array.array("Q")
+            flat.frombytes(payload[48 + denied_bytes : 48 + denied_bytes + 8 * flat_len])
+            helper.pairs = list(zip(flat[0::2], flat[1::2], strict=True))
+        else:  # the helper died: walk what it may have skipped ourselves
+            for pid in pids[: index + 1]:
+                walk.visit(pid)
+        self.shared.close()
+        return helper.result(walk)
 
 
 _cache: dict[tuple[int, int], ProcessInfo] = {}

@@ -44,33 +44,35 @@ def _usable(view: NamespaceView) -> tuple[int, int, int, tuple[tuple[int, int], 
     return tcp.low, tcp.high, tcp.size - reserved, tcp.reserved, tcp.source
 
 
+# Roles whose local port the kernel picked from the ephemeral pool (an inbound socket's is its listener's).
+_POOL_ROLES = frozenset({"outbound", "peer", "client", "unknown"})
+
+
 def ephemeral_health(snap: Snapshot, thresholds: HealthThresholds | None = None) -> list[EphemeralHealth]:
-    """One :class:`EphemeralHealth` per namespace in the snapshot."""
+    """One :class:`EphemeralHealth` per namespace in the snapshot, from a single pass over the table."""
     limits = thresholds or HealthThresholds()
     t = snap.table
+    in_use: dict[str, Counter[str]] = {v.label: Counter() for v in snap.namespaces}
+    per_destination: dict[str, Counter[tuple[str, str, int]]] = {v.label: Counter() for v in snap.namespaces}
+    time_wait_per: dict[str, Counter[tuple[str, str, int]]] = {v.label: Counter() for v in snap.namespaces}
+    columns = (t.namespace, t.local_ephemeral, t.role, t.protocol, t.remote_address, t.remote_port, t.state)
+    for ns, ephemeral, role, proto, raddr, rport, state in zip(*columns, strict=True):
+        if not ephemeral or role not in _POOL_ROLES or ns not in in_use:
+            continue
+        in_use[ns][proto] += 1
+        if raddr is None or rport is None:
+            continue
+        key = (proto, raddr, rport)
+        per_destination[ns][key] += 1
+        if state == "TIME_WAIT":
+            time_wait_per[ns][key] += 1
     out: list[EphemeralHealth] = []
     for view in snap.namespaces:
         low, high, size, reserved, source = _usable(view)
-        in_use: Counter[str] = Counter()
-        per_destination: Counter[tuple[str, str, int]] = Counter()
-        time_wait_per: Counter[tuple[str, str, int]] = Counter()
-        time_wait = 0
-        for i in range(len(t)):
-            if t.namespace[i] != view.label or not t.local_ephemeral[i] or t.role[i] in ("listen",):
-                continue
-            proto = t.protocol[i]
-            in_use[proto] += 1
-            raddr, rport = t.remote_address[i], t.remote_port[i]
-            if raddr is None or rport is None:
-                continue
-            key = (proto, raddr, rport)
-            per_destination[key] += 1
-            if t.state[i] == "TIME_WAIT":
-                time_wait += 1
-                time_wait_per[key] += 1
+        waits = time_wait_per[view.label]
         destinations = tuple(
-            DestinationUse(proto, addr, port, count, time_wait_per[(proto, addr, port)], count / size if size else 1.0)
-            for (proto, addr, port), count in per_destination.most_common(limits.top_destinations)
+            DestinationUse(proto, addr, port, count, waits[(proto, addr, port)], count / size if size else 1.0)
+            for (proto, addr, port), count in per_destination[view.label].most_common(limits.top_destinations)
         )
         out.append(
             EphemeralHealth(
@@ -80,8 +82,8 @@ def ephemeral_health(snap: Snapshot, thresholds: HealthThresholds | None = None)
                 size=size,
                 reserved=reserved,
                 source=source,
-                in_use=tuple(sorted(in_use.items())),
-                time_wait=time_wait,
+                in_use=tuple(sorted(in_use[view.label].items())),
+                time_wait=sum(waits.values()),
                 destinations=destinations,
                 worst=destinations[0] if destinations else None,
             )
@@ -135,8 +137,8 @@ def health_findings(
                 )
             )
         colliding: dict[int, list[str]] = {}
-        for i in range(len(t)):
-            if t.namespace[i] == h.namespace and t.role[i] == "listen" and t.local_ephemeral[i]:
+        for i in (k for k, role in enumerate(t.role) if role == "listen"):
+            if t.namespace[i] == h.namespace and t.local_ephemeral[i]:
                 who = f"{t.process[i] or '?'} (pid {t.pid[i]})" if t.pid[i] is not None else "owner unknown"
                 colliding.setdefault(t.local_port[i], []).append(
                     f"{t.protocol[i]} {t.local_address[i]}:{t.local_port[i]} {who}"

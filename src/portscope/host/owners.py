@@ -16,17 +16,26 @@ import os
 import pwd
 from functools import cache
 
-from portscope.host._procfs import ProcessInfo, process_info, socket_owners
+from portscope.host._procfs import SocketOwners, process_info
 from portscope.host.table import SocketTable
 
-__all__ = ["AttributionStats", "attribute", "user_name"]
+__all__ = ["OWNER_NOTES", "AttributionStats", "attribute", "user_name"]
 
 # States in which no process holds the socket: the kernel keeps it alone (tcp_time_wait(), request socks).
 KERNEL_ONLY_STATES = frozenset({"TIME_WAIT", "SYN_RECV", "NEW_SYN_RECV"})
-NOTE_KERNEL = "no process: {state} sockets are held by the kernel alone, after (or before) any process had them"
-NOTE_DENIED = "owner not visible: {denied} processes' file descriptors cannot be read without root"
-NOTE_ORPHAN = "no process holds it (closed by its owner, or it exited while portscope looked)"
-NOTE_SKIPPED = "process lookup skipped (--no-process)"
+
+# Why a socket has no pid: a stable code in the table, a sentence for people.
+OWNER_NOTES = {
+    "kernel-only": "no process: TIME_WAIT, SYN_RECV and orphaned sockets are held by the kernel alone",
+    "not-visible": "owner not visible: other users' processes' file descriptors cannot be read without root",
+    "no-holder": "no process holds it (not yet accepted, or closed by its owner while portscope looked)",
+    "exited": "the process exited while portscope looked",
+    "skipped": "process lookup skipped (--no-process)",
+    "unknown": "the operating system did not tell the owner (not root, or the process exited)",
+}
+NOTE_KERNEL, NOTE_DENIED, NOTE_ORPHAN, NOTE_EXITED, NOTE_SKIPPED = (
+    "kernel-only", "not-visible", "no-holder", "exited", "skipped"
+)  # fmt: skip
 
 
 class AttributionStats:
@@ -73,62 +82,63 @@ def _fill_skipped(table: SocketTable, note: str) -> None:
     table.owner_note = [note] * n
 
 
-def attribute(table: SocketTable, *, processes: bool = True) -> AttributionStats:
-    """Fill the process columns of ``table`` (pid, pids, process, exe, user, cmdline, owner_note)."""
-    if not processes:
+# pid, pids, process name, exe, cmdline, user, owner_note: the process columns of one socket.
+_OwnerRow = tuple[int | None, tuple[int, ...], str | None, str | None, str | None, str | None, str | None]
+
+
+def attribute(table: SocketTable, owners: SocketOwners | None) -> AttributionStats:
+    """Fill the process columns of ``table`` (pid, pids, process, exe, user, cmdline, owner_note).
+
+    ``owners`` is the /proc walk's map (None: the lookup was skipped). Each owning process is read
+    once; its columns' values are shared tuples, so 100,000 sockets cost one dict look-up each.
+    """
+    if owners is None:
         _fill_skipped(table, NOTE_SKIPPED)
         return AttributionStats(skipped=True)
-    wanted = {i for i in table.inode if i}
-    owners = socket_owners(wanted)
     stats = AttributionStats(owners.scanned, owners.denied, owners.vanished)
-    infos: dict[int, ProcessInfo | None] = {}
-    denied_note = NOTE_DENIED.format(denied=owners.denied) if owners.denied else NOTE_ORPHAN
-    pid_col: list[int | None] = []
-    pids_col: list[tuple[int, ...]] = []
-    name_col: list[str | None] = []
-    exe_col: list[str | None] = []
-    cmd_col: list[str | None] = []
-    user_col: list[str | None] = []
-    note_col: list[str | None] = []
-    by_inode = owners.owners
+    unowned_note = NOTE_DENIED if owners.denied else NOTE_ORPHAN
+    first, shared = owners.first, owners.shared
+    # One row of process columns per distinct owner set: (pid, pids, name, exe, cmdline, user, note).
+    per_owner: dict[tuple[int, ...], _OwnerRow] = {}
+    per_state: dict[tuple[str, int | None], _OwnerRow] = {}
+    rows: list[_OwnerRow] = []
+    attributed = kernel_only = 0
     for inode, state, uid in zip(table.inode, table.state, table.uid, strict=True):
-        holders = by_inode.get(inode) if inode else None
-        if holders:
-            pid = min(holders)
-            info = infos.get(pid)
-            if pid not in infos:
-                info = infos[pid] = process_info(pid)
-            stats.attributed += 1
-            pid_col.append(pid)
-            pids_col.append(tuple(sorted(set(holders))))
-            if info is not None:
-                name_col.append(info.name)
-                exe_col.append(info.exe)
-                cmd_col.append(info.cmdline)
-                owner_uid = info.uid if info.uid is not None else uid
-                user_col.append(user_name(owner_uid) if owner_uid is not None else None)
-                note_col.append(None)
-            else:
-                name_col.append(None)
-                exe_col.append(None)
-                cmd_col.append(None)
-                user_col.append(user_name(uid) if uid is not None else None)
-                note_col.append("the process exited while portscope looked")
+        holder = first.get(inode) if inode else None
+        if holder is not None:
+            key: tuple[int, ...] = (holder,) if inode not in shared else tuple(shared[inode])
+            row = per_owner.get(key)
+            if row is None:
+                pids = tuple(sorted(set(key)))
+                pid = pids[0]
+                info = process_info(pid)
+                if info is None:
+                    row = (pid, pids, None, None, None, user_name(uid) if uid is not None else None, NOTE_EXITED)
+                else:
+                    owner_uid = info.uid if info.uid is not None else uid
+                    user = user_name(owner_uid) if owner_uid is not None else None
+                    row = (pid, pids, info.name, info.exe, info.cmdline, user, None)
+                per_owner[key] = row
+            attributed += 1
+            rows.append(row)
             continue
-        pid_col.append(None)
-        pids_col.append(())
-        name_col.append(None)
-        exe_col.append(None)
-        cmd_col.append(None)
-        user_col.append(user_name(uid) if uid is not None else None)
-        if state in KERNEL_ONLY_STATES or not inode:
-            stats.kernel_only += 1
-            note_col.append(NOTE_KERNEL.format(state=state))
-        else:
-            stats.ownerless += 1
-            note_col.append(denied_note)
-    table.pid, table.pids, table.process, table.exe = pid_col, pids_col, name_col, exe_col
-    table.cmdline, table.user, table.owner_note = cmd_col, user_col, note_col
+        kernel = state in KERNEL_ONLY_STATES or not inode
+        kernel_only += kernel
+        skey = (state if kernel else "", uid)
+        empty = per_state.get(skey)
+        if empty is None:
+            note = NOTE_KERNEL if kernel else unowned_note
+            empty = per_state[skey] = (None, (), None, None, None, user_name(uid) if uid is not None else None, note)
+        rows.append(empty)
+    stats.attributed, stats.kernel_only = attributed, kernel_only
+    stats.ownerless = len(rows) - attributed - kernel_only
+    if rows:
+        columns = list(zip(*rows, strict=True))
+        table.pid, table.pids, table.process, table.exe, table.cmdline, table.user, table.owner_note = (
+            list(c) for c in columns
+        )
+    else:
+        _fill_skipped(table, NOTE_SKIPPED)
     return stats
 
 

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from portscope.errors import PlatformError, UsageError
 from portscope.host.ephemeral import host_port_ranges
-from portscope.host.owners import AttributionStats, attribute
+from portscope.host.owners import KERNEL_ONLY_STATES, AttributionStats, attribute
 from portscope.host.roles import NamespaceRange, classify
 from portscope.host.table import SocketTable
 from portscope.records import HostPortRange
@@ -117,15 +117,25 @@ def _ranges_of(host: tuple[HostPortRange, ...]) -> NamespaceRange:
 
 
 def _linux_snapshot(processes: bool) -> Snapshot:
+    from portscope.host._procfs import SharedOwnerWalk
+
+    # The owner walk is the slow, kernel-bound step: start it first, on the other core, and join it last.
+    walk = SharedOwnerWalk() if processes else None
     current, host = _current_netns(), _host_netns()
     # pid 1's namespace is the host's; where we may not read it (a sandbox), assume ours is the host's.
     label = "host" if host is None or current == host else f"netns:[{current}]"
     table = _netlink_table(current, label)
     host_ranges = host_port_ranges()
     views = [NamespaceView(label, current, host_ranges, sockets=len(table))]
-    stats = attribute(table, processes=processes)
     classify(table, {current: _ranges_of(host_ranges)})
-    return Snapshot(table, time.time(), "netlink", views, stats)
+    stats = attribute(table, walk.finish() if walk is not None else None)
+    snap = Snapshot(table, time.time(), "netlink", views, stats)
+    if stats.denied:
+        snap.notes.append(
+            f"{stats.denied} processes' file descriptors could not be read without root, so "
+            f"{stats.ownerless} sockets show no owner; run as root to attribute every socket"
+        )
+    return snap
 
 
 def _psutil_snapshot(processes: bool) -> Snapshot:
@@ -183,11 +193,11 @@ def _psutil_snapshot(processes: bool) -> Snapshot:
         if pid is not None:
             table.owner_note.append(None)
         elif not processes:
-            table.owner_note.append("process lookup skipped (--no-process)")
-        elif table.state[-1] in ("TIME_WAIT", "SYN_RECV"):
-            table.owner_note.append(f"no process: {table.state[-1]} sockets are held by the kernel alone")
+            table.owner_note.append("skipped")
+        elif table.state[-1] in KERNEL_ONLY_STATES:
+            table.owner_note.append("kernel-only")
         else:
-            table.owner_note.append("psutil could not tell the owner (not root, or the process exited)")
+            table.owner_note.append("unknown")
     n = len(table)
     table.netns = [None] * n
     table.namespace = ["this host"] * n

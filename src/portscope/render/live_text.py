@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from portscope.host.owners import OWNER_NOTES
+from portscope.host.roles import REASONS
 from portscope.host.sockets import Snapshot
 from portscope.host.summary import ConnectionGroup, Summary
 from portscope.host.table import SocketTable
@@ -158,10 +160,9 @@ def render_socket_table(table: SocketTable, style: Style, *, wide: bool = False)
             table.user[i] or "",
         ]
         if wide:
-            row += [
-                table.namespace[i],
-                table.role_reason[i] if pid is not None else f"{table.role_reason[i]}; {table.owner_note[i]}",
-            ]
+            why = REASONS.get(table.role_reason[i], table.role_reason[i])
+            note = table.owner_note[i]
+            row += [table.namespace[i], why if note is None else f"{why}; {OWNER_NOTES.get(note, note)}"]
         rows.append(row)
     lines = render_table(headers, rows, style, shrinkable=(2, 3, 5, 8) if wide else (2, 3, 5))
     lines.append(f"{len(table)} sockets; '?' marks a role inferred from port numbers, not from the kernel's state")

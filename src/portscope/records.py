@@ -224,7 +224,11 @@ class Socket(NamedTuple):
     a local port that a listener holds, a SYN we sent) and ``inferred`` when port numbers do;
     ``role_reason`` says which. ``exposure`` (listeners only): ``loopback``, ``all`` (a wildcard
     address) or ``addresses`` (specific ones); ``dual_stack`` is True for an IPv6 wildcard listener
-    without IPV6_V6ONLY, which IPv4 clients reach too. ``owner_note`` says why ``pid`` is None.
+    without IPV6_V6ONLY, which IPv4 clients reach too. ``role_reason`` and ``owner_note`` (why
+    ``pid`` is None) are stable codes; docs/live.md lists their sentences. ``namespace`` labels the
+    network namespace (``host``, an ``ip netns`` name, ``docker:0123456789ab``...). ``published``
+    names the DNAT rule that exposes a listener beyond its namespace (a Docker published port, a
+    Kubernetes NodePort): such a port is a rule, not a socket, and no socket tool shows it alone.
     """
 
     protocol: str
@@ -256,6 +260,7 @@ class Socket(NamedTuple):
     namespace: str
     receive_queue: int | None
     send_queue: int | None
+    published: str | None = None
 
 
 class DestinationUse(NamedTuple):

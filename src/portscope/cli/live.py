@@ -48,6 +48,11 @@ def add_snapshot_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend", choices=("netlink", "psutil"), help="force a socket back-end (default: netlink on Linux)"
     )
+    parser.add_argument(
+        "--this-namespace",
+        action="store_true",
+        help="only this network namespace (default, as root: every namespace, containers included)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON document (docs/live.md)")
 
 
@@ -130,7 +135,7 @@ def select(table: SocketTable, args: argparse.Namespace) -> list[int]:
 def _take(args: argparse.Namespace) -> Any:
     from portscope.host.sockets import snapshot
 
-    return snapshot(processes=not args.no_process, backend=args.backend)
+    return snapshot(processes=not args.no_process, backend=args.backend, all_namespaces=not args.this_namespace)
 
 
 def run_live(args: argparse.Namespace) -> int:

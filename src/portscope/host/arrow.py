@@ -44,6 +44,7 @@ def _schema() -> Any:
             ("namespace", text),
             ("receive_queue", pa.uint32()),
             ("send_queue", pa.uint32()),
+            ("published", text),
         ]
     )
 

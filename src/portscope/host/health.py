@@ -136,6 +136,23 @@ def health_findings(
                     "reuse connections; net.ipv4.tcp_tw_reuse=1 lets new outgoing connections take TIME_WAIT ports",
                 )
             )
+        view = next((v for v in snap.namespaces if v.label == h.namespace), None)
+        usage = view.conntrack if view is not None else None
+        fill = usage.fill if usage is not None else None
+        if usage is not None and fill is not None and fill >= limits.conntrack_warn:
+            findings.append(
+                Finding(
+                    "high",
+                    "conntrack-table-full" if fill >= 0.99 else "conntrack-table-filling",
+                    f"connection tracking table {fill:.0%} full ({usage.entries} of {usage.maximum} entries)",
+                    "When it is full the kernel drops the first packet of every new connection "
+                    "('nf_conntrack: table full, dropping packet'): the usual exhaustion on busy NAT and "
+                    "Kubernetes nodes, which looks like random connect timeouts.",
+                    (f"{h.namespace}: {usage.source}",),
+                    "raise net.netfilter.nf_conntrack_max (and nf_conntrack_buckets), or shorten "
+                    "nf_conntrack_tcp_timeout_established / time_wait",
+                )
+            )
         colliding: dict[int, list[str]] = {}
         for i in (k for k, role in enumerate(t.role) if role == "listen"):
             if t.namespace[i] == h.namespace and t.local_ephemeral[i]:

@@ -22,7 +22,7 @@ from portscope.host.ephemeral import host_port_ranges
 from portscope.host.owners import KERNEL_ONLY_STATES, AttributionStats, attribute
 from portscope.host.roles import NamespaceRange, classify
 from portscope.host.table import SocketTable
-from portscope.records import HostPortRange
+from portscope.records import ConntrackUsage, DnatRule, HostPortRange, NetNamespace
 
 __all__ = ["BACKENDS", "NamespaceView", "Snapshot", "snapshot"]
 
@@ -33,7 +33,8 @@ UDP_STATES = {7: "UNCONN", 1: "ESTABLISHED"}
 
 @dataclass(frozen=True)
 class NamespaceView:
-    """One network namespace as the snapshot saw it: its label, inode, and its own ephemeral range."""
+    """One network namespace as the snapshot saw it: its label, inode, its own ephemeral range, its
+    addresses, and how full its connection-tracking table is (None where conntrack is not loaded)."""
 
     label: str
     inode: int | None
@@ -41,6 +42,8 @@ class NamespaceView:
     names: tuple[str, ...] = ()
     container: str | None = None
     sockets: int = 0
+    addresses: tuple[str, ...] = ()
+    conntrack: ConntrackUsage | None = None
 
 
 @dataclass
@@ -116,20 +119,96 @@ def _ranges_of(host: tuple[HostPortRange, ...]) -> NamespaceRange:
     return NamespaceRange(tcp.low, tcp.high, tcp.reserved)
 
 
-def _linux_snapshot(processes: bool) -> Snapshot:
+def namespace_label(ns: NetNamespace) -> str:
+    """``host``, the ``ip netns`` name, ``docker:0123456789ab``, or ``netns:[INODE]``."""
+    if ns.is_host:
+        return "host"
+    if ns.names:
+        return ns.names[0]
+    if ns.container is not None:
+        return f"{ns.container.runtime}:{ns.container.id[:12]}"
+    return f"netns:[{ns.inode}]"
+
+
+def _view(label: str, inode: int | None, ns: NetNamespace | None, sockets: int) -> NamespaceView:
+    """What we read about the namespace the calling thread is in now."""
+    from portscope.host.addresses import namespace_addresses
+    from portscope.host.nat import conntrack_usage
+
+    container = None if ns is None or ns.container is None else f"{ns.container.runtime}:{ns.container.id}"
+    return NamespaceView(
+        label,
+        inode,
+        host_port_ranges(),
+        names=ns.names if ns is not None else (),
+        container=container,
+        sockets=sockets,
+        addresses=namespace_addresses(),
+        conntrack=conntrack_usage(),
+    )
+
+
+def _other_namespaces(current: int | None, notes: list[str]) -> list[tuple[NamespaceView, SocketTable]]:
+    """Enter every other network namespace (root only) and dump its sockets there."""
+    from portscope.errors import PortscopeError
+    from portscope.host.namespaces import enter, list_namespaces
+
+    found = list_namespaces()
+    others = [ns for ns in found if ns.inode != current]
+    if not others:
+        return []
+    if os.geteuid() != 0:
+        notes.append(
+            f"{len(others)} other network namespaces (containers, ip netns) hold sockets not shown here; "
+            "run as root to see them"
+        )
+        return []
+    out = []
+    for ns in others:
+        label = namespace_label(ns)
+        try:
+            with enter(ns):
+                table = _netlink_table(ns.inode, label)
+                view = _view(label, ns.inode, ns, len(table))
+        except PortscopeError as exc:  # it vanished, or the kernel refused: say so and go on
+            notes.append(f"network namespace {label} could not be read: {exc}")
+            continue
+        out.append((view, table))
+    return out
+
+
+def _published(table: SocketTable, views: list[NamespaceView], notes: list[str]) -> list[DnatRule]:
+    """Mark the listeners that DNAT rules publish; rules are read in our own (the host's) namespace."""
+    from portscope.host.nat import dnat_rules
+    from portscope.host.published import mark_published
+
+    rules = dnat_rules(timeout=5.0) if os.geteuid() == 0 else []
+    mark_published(table, rules, {v.inode: v.addresses for v in views})
+    if rules and hasattr(rules, "reasons"):
+        notes.extend(f"NAT rules: {reason}" for reason in rules.reasons)
+    return list(rules)
+
+
+def _linux_snapshot(processes: bool, all_namespaces: bool) -> Snapshot:
     from portscope.host._procfs import SharedOwnerWalk
 
     # The owner walk is the slow, kernel-bound step: start it first, on the other core, and join it last.
+    # Socket inodes are unique host-wide, so one walk serves every namespace.
     walk = SharedOwnerWalk() if processes else None
+    notes: list[str] = []
     current, host = _current_netns(), _host_netns()
     # pid 1's namespace is the host's; where we may not read it (a sandbox), assume ours is the host's.
     label = "host" if host is None or current == host else f"netns:[{current}]"
     table = _netlink_table(current, label)
-    host_ranges = host_port_ranges()
-    views = [NamespaceView(label, current, host_ranges, sockets=len(table))]
-    classify(table, {current: _ranges_of(host_ranges)})
+    views = [_view(label, current, None, len(table))]
+    if all_namespaces:
+        for view, other in _other_namespaces(current, notes):
+            views.append(view)
+            table.extend(other)
+    classify(table, {v.inode: _ranges_of(v.ranges) for v in views})
+    _published(table, views, notes)
     stats = attribute(table, walk.finish() if walk is not None else None)
-    snap = Snapshot(table, time.time(), "netlink", views, stats)
+    snap = Snapshot(table, time.time(), "netlink", views, stats, notes)
     if stats.denied:
         snap.notes.append(
             f"{stats.denied} processes' file descriptors could not be read without root, so "
@@ -201,6 +280,7 @@ def _psutil_snapshot(processes: bool) -> Snapshot:
     n = len(table)
     table.netns = [None] * n
     table.namespace = ["this host"] * n
+    table.published = [None] * n
     stats = AttributionStats(scanned=len(info), denied=denied, skipped=not processes)
     stats.attributed = sum(1 for p in table.pid if p is not None)
     stats.ownerless = n - stats.attributed
@@ -232,16 +312,18 @@ def _choose(backend: str | None) -> str:
     return "netlink" if sys.platform.startswith("linux") else "psutil"
 
 
-def snapshot(*, processes: bool = True, backend: str | None = None) -> Snapshot:
+def snapshot(*, processes: bool = True, backend: str | None = None, all_namespaces: bool = True) -> Snapshot:
     """Every TCP and UDP socket of this host (IPv4 and IPv6, every state), with owners and roles.
 
     ``processes=False`` skips the owner lookup (the slow part). ``backend`` forces ``netlink`` or
     ``psutil``. On Linux, a netlink failure falls back to psutil and says so in ``notes``.
+    ``all_namespaces`` (Linux, root): also every other network namespace (containers, ip netns),
+    each socket labelled with its namespace and judged by that namespace's own ephemeral range.
     """
     chosen = _choose(backend)
     if chosen == "netlink":
         try:
-            return _linux_snapshot(processes)
+            return _linux_snapshot(processes, all_namespaces)
         except PlatformError as exc:
             if backend == "netlink":
                 raise

@@ -47,17 +47,28 @@ class Summary(NamedTuple):
     totals: tuple[tuple[str, int], ...]  # sockets per role
 
 
-def _endpoint(protocol: str, address: str, port: int, exposure: str | None, dual: bool | None) -> str:
+def _endpoint(
+    protocol: str,
+    address: str,
+    port: int,
+    exposure: str | None,
+    dual: bool | None,
+    namespace: str,
+    published: str | None,
+) -> str:
     if exposure == "all":
-        where = (
-            "all interfaces (IPv4+IPv6)"
-            if dual
-            else ("all IPv6 interfaces" if address == "::" else "all IPv4 interfaces")
-        )
+        if dual:
+            where = "all interfaces (IPv4+IPv6)"
+        else:
+            where = "all IPv6 interfaces" if address == "::" else "all IPv4 interfaces"
     elif exposure == "loopback":
         where = f"loopback {address}"
     else:
         where = f"address {address}"
+    if namespace != "host":  # a container's 0.0.0.0 is its own namespace's, not the host's (osquery #8516)
+        where += f" of {namespace}"
+    if published:
+        where += f", published: {published}"
     return f"{protocol} {port} {where}"
 
 
@@ -76,7 +87,9 @@ def summarize(snap: Snapshot) -> Summary:
             pids, endpoints = listeners.setdefault(key, (set(), []))
             if t.pid[i] is not None:
                 pids.add(t.pid[i])  # type: ignore[arg-type]
-            endpoint = _endpoint(t.protocol[i], t.local_address[i], t.local_port[i], t.exposure[i], t.dual_stack[i])
+            endpoint = _endpoint(
+                t.protocol[i], t.local_address[i], t.local_port[i], t.exposure[i], t.dual_stack[i], ns, t.published[i]
+            )
             if endpoint not in endpoints:
                 endpoints.append(endpoint)
         elif role in ("outbound", "inbound"):

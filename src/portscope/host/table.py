@@ -52,6 +52,7 @@ class SocketTable:
     namespace: list[str] = field(default_factory=list)
     receive_queue: list[int | None] = field(default_factory=list)
     send_queue: list[int | None] = field(default_factory=list)
+    published: list[str | None] = field(default_factory=list)
     # Not a Socket field: the kernel's IPV6_V6ONLY flag, which classification turns into dual_stack.
     v6only: list[bool | None] = field(default_factory=list)
 

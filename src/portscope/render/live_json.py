@@ -36,7 +36,7 @@ def _record(value: Any) -> Any:
 SOCKET_KEYS = (
     "protocol", "family", "state", "local_address", "local_port", "remote_address", "remote_port",
     "role", "role_basis", "role_reason", "exposure", "dual_stack", "local_service", "remote_service",
-    "local_ephemeral", "remote_ephemeral", "pid", "pids", "process", "user", "owner_note", "inode", "namespace",
+    "local_ephemeral", "remote_ephemeral", "pid", "pids", "process", "user", "owner_note", "inode", "namespace", "published",
 )  # fmt: skip
 
 
@@ -70,6 +70,8 @@ def write_json(
                 "container": v.container,
                 "sockets": v.sockets,
                 "ephemeral_ranges": [_record(r) for r in v.ranges],
+                "addresses": list(v.addresses),
+                "conntrack": None if v.conntrack is None else {**_record(v.conntrack), "fill": v.conntrack.fill},
             }
             for v in snap.namespaces
         ],

@@ -21,9 +21,10 @@ _CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "
 class Style:
     """Wraps text in SGR codes when ``enabled``; ``width`` is the terminal's width for wrapping."""
 
-    def __init__(self, enabled: bool, width: int = 100) -> None:
+    def __init__(self, enabled: bool, width: int = 100, *, tty: bool = False) -> None:
         self.enabled = enabled
         self.width = width
+        self.tty = tty  # tables are cut to the width only on a terminal; piped, no cell is ever cut
 
     @classmethod
     def for_stream(cls, stream: TextIO) -> Style:
@@ -36,7 +37,7 @@ class Style:
             except (OSError, ValueError):
                 width = 100
             width = int(os.environ.get("COLUMNS", width)) if os.environ.get("COLUMNS", "").isdigit() else width
-        return cls(enabled, max(60, min(width, 160)))
+        return cls(enabled, max(60, min(width, 160)), tty=tty)
 
     def __call__(self, text: str, *names: str) -> str:
         if not self.enabled or not names:

@@ -26,7 +26,7 @@ def render_table(
     shrinkable: Sequence[int] = (),
     right: Sequence[int] = (),
 ) -> list[str]:
-    """Lines of an aligned table no wider than ``style.width``.
+    """Lines of an aligned table, no wider than ``style.width`` on a terminal (piped, nothing is cut).
 
     ``shrinkable`` columns (by index) are cut, with an ellipsis, when the table would be too wide;
     ``right`` columns are right-aligned (numbers).
@@ -37,7 +37,7 @@ def render_table(
         for k, cell in enumerate(row):
             widths[k] = max(widths[k], len(cell))
     total = sum(widths) + 2 * (len(widths) - 1)
-    excess = total - style.width
+    excess = total - style.width if style.tty else 0
     for k in sorted(shrinkable, key=lambda k: -widths[k]):
         if excess <= 0:
             break

@@ -36,7 +36,8 @@ def _record(value: Any) -> Any:
 SOCKET_KEYS = (
     "protocol", "family", "state", "local_address", "local_port", "remote_address", "remote_port",
     "role", "role_basis", "role_reason", "exposure", "dual_stack", "local_service", "remote_service",
-    "local_ephemeral", "remote_ephemeral", "pid", "pids", "process", "user", "owner_note", "inode", "namespace", "published",
+    "local_ephemeral", "remote_ephemeral", "pid", "pids", "process", "user", "owner_note", "inode", "namespace",
+    "published",
 )  # fmt: skip
 
 

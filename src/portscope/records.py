@@ -30,6 +30,7 @@ __all__ = [
     "NetNamespace",
     "PortExplanation",
     "PortQuery",
+    "PortUse",
     "RangeExplanation",
     "RangeMembership",
     "RangeOverlap",
@@ -414,3 +415,22 @@ class NatMapping(NamedTuple):
     @property
     def is_snat(self) -> bool:
         return self.snat_src is not None
+
+
+class PortUse(NamedTuple):
+    """A socket of this host using a port right now, as ``explain`` reports it.
+
+    ``side`` is ``local`` when the port is this socket's own (a listener, or the local end of a
+    connection) and ``remote`` when the socket talks to that port elsewhere.
+    """
+
+    protocol: str
+    state: str
+    side: str
+    local_address: str
+    local_port: int
+    remote_address: str | None
+    remote_port: int | None
+    pid: int | None
+    process: str | None
+    user: str | None

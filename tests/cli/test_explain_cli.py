@@ -11,6 +11,7 @@ TOP_KEYS = {"schema", "registry_as_of", "os", "results", "errors"}
 PORT_KEYS = {
     "kind", "query", "port", "protocols", "iana_range", "iana_range_text", "iana", "system_services",
     "os_ranges", "host_ranges", "role", "role_text", "reasons", "in_logs", "notes", "who_uses_it", "host_notes",
+    "in_use",
 }  # fmt: skip
 RANGE_KEYS = {
     "kind", "query", "low", "high", "protocols", "iana_ranges", "assigned", "unassigned_count",
@@ -101,3 +102,25 @@ def test_python_dash_m_and_console_script_agree() -> None:
     b = run_portscope("explain", "22/tcp", "--json")
     assert json.loads(a.stdout) == json.loads(b.stdout)
     assert (REPO / "src" / "portscope" / "__main__.py").is_file()
+
+
+def test_explain_says_who_uses_the_port_now() -> None:
+    """With a listener of ours on the port, explain names this process; --no-live skips the look."""
+    import os
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        text = run_portscope("explain", f"{port}/tcp")
+        doc = json.loads(run_portscope("explain", f"{port}/tcp", "--json").stdout)
+        quiet = json.loads(run_portscope("explain", f"{port}/tcp", "--json", "--no-live").stdout)
+    assert text.returncode == 0
+    now = [line for line in text.stdout.splitlines() if line.startswith("  Now")]
+    assert now and f"127.0.0.1:{port} LISTEN" in now[0]
+    (use,) = doc["results"][0]["in_use"]
+    assert (use["side"], use["state"], use["local_port"]) == ("local", "LISTEN", port)
+    if sys.platform.startswith("linux"):
+        assert use["pid"] == os.getpid()  # the listener is this test process's
+    assert quiet["results"][0]["in_use"] is None

@@ -44,6 +44,9 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document (docs/explain-json.md)")
     parser.add_argument("--limit", type=int, default=20, help="assignments listed per range in text (default 20)")
+    parser.add_argument(
+        "--no-live", action="store_true", help="do not look at this host's sockets (who uses the port right now)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -71,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         results += [(argument, explain_query(q, args.os_name)) for q in queries]
     registry_date = registry().as_of
+    live = {} if args.no_live else _who_now([e for _, e in results])
     if args.json:
         from portscope.render.json_doc import EXPLAIN_SCHEMA, dumps, explanation_to_json
 
@@ -78,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             "schema": EXPLAIN_SCHEMA,
             "registry_as_of": registry_date,
             "os": args.os_name,
-            "results": [explanation_to_json(q, e) for q, e in results],
+            "results": [_with_live(explanation_to_json(q, e), live, e) for q, e in results],
             "errors": [{"argument": e.argument, "error": e.reason} for e in errors],
         }
         print(dumps(document))
@@ -88,6 +92,55 @@ def run(args: argparse.Namespace) -> int:
 
         style = Style.for_stream(sys.stdout)
         print(
-            "\n\n".join(render_explanation(e, style, registry_date=registry_date, limit=args.limit) for _, e in results)
+            "\n\n".join(
+                render_explanation(e, style, registry_date=registry_date, limit=args.limit, now=_now_lines(live, e))
+                for _, e in results
+            )
         )
     return 2 if errors else 0
+
+
+def _who_now(explanations: list[Any]) -> dict[tuple[int, tuple[str, ...]], Any]:
+    """For each explained port, the sockets that use it now (empty where the OS does not let us look)."""
+    from portscope.errors import PortscopeError
+    from portscope.host.port_users import port_users
+    from portscope.records import PortExplanation
+
+    out: dict[tuple[int, tuple[str, ...]], Any] = {}
+    for exp in explanations:
+        if isinstance(exp, PortExplanation) and (exp.port, exp.protocols) not in out:
+            try:
+                out[(exp.port, exp.protocols)] = port_users(exp.port, exp.protocols)
+            except PortscopeError:
+                continue
+    return out
+
+
+def _with_live(document: dict[str, Any], live: dict[tuple[int, tuple[str, ...]], Any], exp: Any) -> dict[str, Any]:
+    users = live.get((getattr(exp, "port", -1), exp.protocols))
+    if document["kind"] == "port":
+        document["in_use"] = None if users is None else [u._asdict() for u in users.uses]
+    return document
+
+
+_SHOWN = 6
+
+
+def _now_lines(live: dict[tuple[int, tuple[str, ...]], Any], exp: Any) -> list[str] | None:
+    from portscope.render.sanitize import for_terminal
+
+    users = live.get((getattr(exp, "port", -1), exp.protocols))
+    if users is None:
+        return None
+    if not users.uses:
+        return [f"nothing on this host uses {exp.port}/{'+'.join(exp.protocols)} right now"]
+    lines = []
+    for use in users.uses[:_SHOWN]:
+        who = f"{for_terminal(use.process or '?')} [{use.pid}]" if use.pid is not None else "no visible process"
+        remote = f" -> {use.remote_address}:{use.remote_port}" if use.remote_address is not None else ""
+        lines.append(f"{who}: {use.protocol} {use.local_address}:{use.local_port}{remote} {use.state}")
+    if len(users.uses) > _SHOWN:
+        lines.append(f"... {len(users.uses) - _SHOWN} more: portscope live --port {exp.port}")
+    if users.hidden_owners:
+        lines.append(f"{users.hidden_owners} sockets' owners are hidden without root")
+    return lines

@@ -38,7 +38,6 @@ import socket
 import struct
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from portscope.errors import PlatformError, UsageError
@@ -127,7 +126,6 @@ class RawSocket(NamedTuple):
     v6only: bool | None
 
 
-@dataclass(frozen=True, slots=True)
 class RawSockets:
     """The sock_diag dump, column by column: row ``i`` of every list is one socket.
 
@@ -150,23 +148,29 @@ class RawSockets:
       listener, the accept queue length and its maximum (the backlog).
     - ``v6only``: IPV6_V6ONLY for AF_INET6 listeners, bound-only sockets and unconnected UDP; None
       where the kernel does not say (AF_INET, other states).
+
+    A plain class, not a dataclass: ``portscope explain`` uses this module and must not pay for
+    importing :mod:`dataclasses` (~10 ms).
     """
 
-    family: list[int]
-    protocol: list[str]
-    state: list[int]
-    local_address: list[str]
-    local_port: list[int]
-    remote_address: list[str | None]
-    remote_port: list[int | None]
-    v4_mapped: list[bool]
-    interface: list[int | None]
-    inode: list[int | None]
-    uid: list[int | None]
-    cookie: list[int]
-    receive_queue: list[int]
-    send_queue: list[int]
-    v6only: list[bool | None]
+    __slots__ = RawSocket._fields
+
+    def __init__(self) -> None:
+        self.family: list[int] = []
+        self.protocol: list[str] = []
+        self.state: list[int] = []
+        self.local_address: list[str] = []
+        self.local_port: list[int] = []
+        self.remote_address: list[str | None] = []
+        self.remote_port: list[int | None] = []
+        self.v4_mapped: list[bool] = []
+        self.interface: list[int | None] = []
+        self.inode: list[int | None] = []
+        self.uid: list[int | None] = []
+        self.cookie: list[int] = []
+        self.receive_queue: list[int] = []
+        self.send_queue: list[int] = []
+        self.v6only: list[bool | None] = []
 
     def __len__(self) -> int:
         return len(self.state)
@@ -403,7 +407,7 @@ def dump_inet_sockets(
     if not 0 <= states <= ALL_STATES:
         raise UsageError(f"invalid states mask {states!r}; expected a 32-bit mask of 1 << state")
 
-    out = RawSockets([], [], [], [], [], [], [], [], [], [], [], [], [], [], [])
+    out = RawSockets()
     buf = bytearray(_CHUNK + _MESSAGE_SIZE)  # slack: unpacking a short final message never runs off the end
     seq = 0
     with _open() as sock:

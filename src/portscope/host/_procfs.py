@@ -30,8 +30,6 @@ import mmap
 import os
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from functools import cached_property
 from typing import NamedTuple
 
 from portscope.errors import PlatformError
@@ -50,7 +48,6 @@ _SOCKET_PREFIX = b"socket:["
 _CACHE_LIMIT = 4096
 
 
-@dataclass(frozen=True)
 class SocketOwners:
     """Socket inode -> pids holding an fd to it, with the counts that say how complete the map is.
 
@@ -65,22 +62,39 @@ class SocketOwners:
     - ``stopped_early``: True when ``stop_early`` ended the walk before the last process, every asked
       inode having an owner by then; a shared socket may then list only its first owner.
     - ``denied_pids``: the processes counted in ``denied``, for a caller that wants to name them.
+
+    A plain class, not a dataclass: ``portscope explain`` must not pay for importing dataclasses.
     """
 
-    first: dict[int, int]
-    shared: dict[int, list[int]]
-    scanned: int
-    denied: int
-    vanished: int
-    fds: int
-    sockets: int
-    stopped_early: bool = False
-    denied_pids: tuple[int, ...] = field(default=(), repr=False)
+    def __init__(
+        self,
+        first: dict[int, int],
+        shared: dict[int, list[int]],
+        scanned: int,
+        denied: int,
+        vanished: int,
+        fds: int,
+        sockets: int,
+        stopped_early: bool = False,
+        denied_pids: tuple[int, ...] = (),
+    ) -> None:
+        self.first = first
+        self.shared = shared
+        self.scanned = scanned
+        self.denied = denied
+        self.vanished = vanished
+        self.fds = fds
+        self.sockets = sockets
+        self.stopped_early = stopped_early
+        self.denied_pids = denied_pids
+        self._owners: dict[int, list[int]] | None = None
 
-    @cached_property
+    @property
     def owners(self) -> dict[int, list[int]]:
-        shared = self.shared
-        return {inode: shared.get(inode) or [pid] for inode, pid in self.first.items()}
+        if self._owners is None:
+            shared = self.shared
+            self._owners = {inode: shared.get(inode) or [pid] for inode, pid in self.first.items()}
+        return self._owners
 
 
 class ProcessInfo(NamedTuple):

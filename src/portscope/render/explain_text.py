@@ -73,7 +73,7 @@ def _membership_summary(members: Iterable[RangeMembership]) -> list[str]:
     return out
 
 
-def _port_block(exp: PortExplanation, style: Style, registry_date: str) -> list[str]:
+def _port_block(exp: PortExplanation, style: Style, registry_date: str, now: list[str] | None) -> list[str]:
     block = _Block(style)
     headline = _ROLE_HEADLINE.get(exp.role, exp.role)
     title = f"{exp.port}/{_protocols(exp.protocols)}"
@@ -116,7 +116,10 @@ def _port_block(exp: PortExplanation, style: Style, registry_date: str) -> list[
         block.rows("Note", exp.host_notes)
     if exp.notes:
         block.rows("Known as", exp.notes)
-    block.rows("Who now", exp.who_uses_it)
+    if now is not None:
+        block.rows("Now", now)
+    else:
+        block.rows("Who now", exp.who_uses_it)
     return block.lines
 
 
@@ -143,10 +146,17 @@ def _range_block(exp: RangeExplanation, style: Style, limit: int) -> list[str]:
 
 
 def render_explanation(
-    exp: PortExplanation | RangeExplanation, style: Style, *, registry_date: str, limit: int = 20
+    exp: PortExplanation | RangeExplanation,
+    style: Style,
+    *,
+    registry_date: str,
+    limit: int = 20,
+    now: list[str] | None = None,
 ) -> str:
     """One explanation as text lines, wrapped to ``style.width``."""
     lines = (
-        _port_block(exp, style, registry_date) if isinstance(exp, PortExplanation) else _range_block(exp, style, limit)
+        _port_block(exp, style, registry_date, now)
+        if isinstance(exp, PortExplanation)
+        else _range_block(exp, style, limit)
     )
     return "\n".join(lines)

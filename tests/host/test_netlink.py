@@ -233,8 +233,12 @@ def test_bad_arguments_name_the_valid_choices() -> None:
 def test_kernel_error_becomes_platform_error() -> None:
     """Protects NLMSG_ERROR handling: a protocol with no inet_diag handler (254) is refused by the kernel."""
     out = RawSockets()
-    with _open() as sock, pytest.raises(PlatformError, match=r"sock_diag dump of test/AF_INET failed: .*ENOENT"):
-        _dump_one(sock, bytearray(1 << 21), socket.AF_INET, 254, ALL_STATES, 1, "test/AF_INET", out)
+    sock = _open()  # a bare _socket.socket: no context manager
+    try:
+        with pytest.raises(PlatformError, match=r"sock_diag dump of test/AF_INET failed: .*ENOENT"):
+            _dump_one(sock, bytearray(1 << 21), socket.AF_INET, 254, ALL_STATES, 1, "test/AF_INET", out)
+    finally:
+        sock.close()
 
 
 @pytest.mark.parametrize(

@@ -32,15 +32,22 @@ Kernel behaviour the code relies on (net/ipv4/inet_diag.c, tcp_diag.c, udp_diag.
 
 from __future__ import annotations
 
+# The C module, not ``socket``: that one also imports selectors and builds IntEnums (~4 ms), and
+# ``portscope explain`` reaches this module on its start-up path. The calls used here are the same.
+import _socket as socket
 import errno
 import os
-import socket
 import struct
 import sys
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
 
 from portscope.errors import PlatformError, UsageError
+
+TYPE_CHECKING = False  # see portscope._namedtuple: typing is too slow to import at start-up
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from portscope._namedtuple import NamedTuple
 
 __all__ = [
     "ALL_STATES",
@@ -379,7 +386,7 @@ def _dump_one(
             off += (length + 3) & ~3
 
 
-def _check_choices(protocols: Iterable[str], families: Iterable[int]) -> tuple[list[str], list[socket.AddressFamily]]:
+def _check_choices(protocols: Iterable[str], families: Iterable[int]) -> tuple[list[str], list[int]]:
     protos = list(protocols)
     fams = list(families)
     for proto in protos:
@@ -389,7 +396,7 @@ def _check_choices(protocols: Iterable[str], families: Iterable[int]) -> tuple[l
         if fam not in _FAMILY_NAMES:
             valid = ", ".join(f"{name} ({number})" for number, name in _FAMILY_NAMES.items())
             raise UsageError(f"invalid address family {fam!r}; valid ones are: {valid}")
-    return protos, [socket.AddressFamily(fam) for fam in fams]
+    return protos, fams
 
 
 def dump_inet_sockets(
@@ -410,7 +417,8 @@ def dump_inet_sockets(
     out = RawSockets()
     buf = bytearray(_CHUNK + _MESSAGE_SIZE)  # slack: unpacking a short final message never runs off the end
     seq = 0
-    with _open() as sock:
+    sock = _open()
+    try:
         for family in fams:
             for proto in protos:
                 seq += 1
@@ -428,4 +436,6 @@ def dump_inet_sockets(
                     )
                 else:
                     out.v4_mapped.extend([False] * count)
+    finally:
+        sock.close()
     return out

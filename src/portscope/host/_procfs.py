@@ -30,9 +30,14 @@ import mmap
 import os
 import struct
 from collections.abc import Iterable
-from typing import NamedTuple
 
 from portscope.errors import PlatformError
+
+TYPE_CHECKING = False  # see portscope._namedtuple: typing is too slow to import at start-up
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from portscope._namedtuple import NamedTuple
 
 __all__ = [
     "ProcessInfo",

@@ -67,7 +67,18 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, indent_increment, max_help_position, width)
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Sub-commands in the order --help lists them: name -> the module that builds its parser.
+_COMMANDS = {"live": live_cmd, "explain": explain_cmd}
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The sub-command a command line names, if its first word is one (options may not come first)."""
+    return argv[0] if argv and argv[0] in _COMMANDS else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (``only``) just one sub-command's: building every sub-command's options
+    costs start-up time that ``portscope explain`` should not pay for ``live``'s seventeen flags."""
     parser = argparse.ArgumentParser(
         prog="portscope",
         description=_DESCRIPTION,
@@ -77,15 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"portscope {__version__}")
     live_cmd.add_snapshot_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    live_cmd.add_parser(commands)
-    explain_cmd.add_parser(commands)
+    for name, module in _COMMANDS.items():
+        if only is None or name == only:
+            module.add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=_command_in(words))
+    args = parser.parse_args(words)
     run = live_cmd.run_summary if args.command is None else args.run
     try:
         code: int = run(args)

@@ -78,10 +78,18 @@ def build_index(csv_bytes: bytes, *, source_name: str = CSV_NAME) -> str:
         if name:
             names.append((name.lower(), low, high, proto))
     digest = hashlib.sha256(csv_bytes).hexdigest()
-    out = [f"{MAGIC} {digest} {rows} {newest or '-'}", "[ranges]"]
-    out += [f"{lo}\t{hi}\t" + "\t".join(f) for lo, hi, _, f in sorted(ranges, key=lambda r: r[:3])]
-    out.append("[ports]")
-    out += [f"{lo}\t{hi}\t" + "\t".join(f) for lo, hi, _, f in sorted(singles, key=lambda r: r[:3])]
-    out.append("[names]")
-    out += [f"{n}\t{lo}\t{hi}\t{p}" for n, lo, hi, p in sorted(set(names))]
-    return "\n".join(out) + "\n"
+    sections = [
+        "[ranges]\n"
+        + "".join(f"{lo}\t{hi}\t" + "\t".join(f) + "\n" for lo, hi, _, f in sorted(ranges, key=lambda r: r[:3])),
+        "[ports]\n"
+        + "".join(f"{lo}\t{hi}\t" + "\t".join(f) + "\n" for lo, hi, _, f in sorted(singles, key=lambda r: r[:3])),
+        "[names]\n" + "".join(f"{n}\t{lo}\t{hi}\t{p}\n" for n, lo, hi, p in sorted(set(names))),
+    ]
+    # The header names each section's byte offset (fixed width, so its own length is known up front):
+    # a reader maps the file and touches only the pages a look-up needs.
+    head = f"{MAGIC} {digest} {rows} {newest or '-'}"
+    offsets, at = [], len(head) + len(" 00000000" * 3) + 1
+    for section in sections:
+        offsets.append(at)
+        at += len(section.encode())
+    return head + "".join(f" {o:08d}" for o in offsets) + "\n" + "".join(sections)

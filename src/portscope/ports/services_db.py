@@ -4,16 +4,19 @@ They add what IANA does not say: the names this host's tools print (``netstat`` 
 /etc/services) and nmap's open-frequency, the share of hosts nmap's authors found with that port open
 on the Internet, which is the best cheap hint of how common a listener on that port is.
 
-Both files are read with ``bytes.find`` for the port asked, never parsed whole: nmap-services is 1 MB.
+Neither file is parsed whole: /etc/services is small and searched with ``bytes.find``; nmap-services
+(1 MB, sorted by port) is memory-mapped and bisected.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 import sys
 from functools import cache
 
+from portscope.ports._sorted_lines import bisect_lines, lines_from
 from portscope.records import ServiceDbEntry
 
 __all__ = ["ServicesFile", "etc_services", "nmap_services", "system_services"]
@@ -35,7 +38,7 @@ class ServicesFile:
     nmap-services (third field is the open-frequency).
     """
 
-    def __init__(self, path: str, data: bytes, kind: str) -> None:
+    def __init__(self, path: str, data: bytes | mmap.mmap, kind: str) -> None:
         self.path = path
         self.kind = kind
         self._data = data
@@ -75,6 +78,16 @@ class ServicesFile:
 
     def lookup(self, port: int, protocol: str | None = None) -> tuple[ServiceDbEntry, ...]:
         """Entries for ``port`` (and ``protocol``), in file order."""
+        if self.kind == "nmap":  # sorted by port: bisect, touching a few pages of the 1 MB file
+            found = []
+            start = bisect_lines(self._data, -1, len(self._data), _nmap_port, port)
+            for line in lines_from(self._data, start, len(self._data)):
+                if _nmap_port(line) != port:
+                    break
+                entry = self._parse(line)
+                if entry is not None and (protocol is None or entry.protocol == protocol):
+                    found.append(entry)
+            return tuple(found)
         needle = b"%d/" % port
         out: list[ServiceDbEntry] = []
         at = self._data.find(needle)
@@ -101,11 +114,23 @@ class ServicesFile:
         return tuple(dict.fromkeys(out))
 
 
+def _nmap_port(line: bytes) -> int:
+    """The port of an nmap-services line (``name<TAB>port/proto<TAB>frequency``); -1 for comments."""
+    first_tab = line.find(b"\t")
+    slash = line.find(b"/", first_tab)
+    try:
+        return int(line[first_tab + 1 : slash])
+    except ValueError:
+        return -1
+
+
 def _load(path: str, kind: str) -> ServicesFile | None:
     try:
         with open(path, "rb") as handle:
+            if kind == "nmap":
+                return ServicesFile(path, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ), kind)
             return ServicesFile(path, handle.read(), kind)
-    except OSError:
+    except (OSError, ValueError):  # unreadable, or empty (an empty file cannot be mapped)
         return None
 
 

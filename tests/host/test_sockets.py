@@ -214,3 +214,47 @@ def test_arrow_table_has_every_socket(sockets: Sockets) -> None:
     arrow = snap.to_arrow()
     assert arrow.num_rows == len(snap)  # type: ignore[attr-defined]
     assert arrow.column_names == list(Socket._fields)  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a child as nobody")
+def test_without_root_unattributed_sockets_say_why() -> None:
+    """As an unprivileged user, root's sockets show no owner, each saying why, and a note says what root adds."""
+    from pathlib import Path
+
+    import portscope
+
+    src = Path(portscope.__file__).resolve().parent.parent
+    code = (
+        f"import sys; sys.path.insert(0, {str(src)!r})\n"
+        "from portscope.host.sockets import snapshot\n"
+        "s = snapshot()\n"
+        "t = s.table\n"
+        "print(sum(1 for n in t.owner_note if n == 'not-visible'), sum(1 for p in t.pid if p is not None))\n"
+        "print(s.notes[-1] if s.notes else '')\n"
+    )
+    with socket.socket() as listener:  # a root-owned socket nobody cannot attribute
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        for python in (sys.executable, "/usr/bin/python3"):
+            try:
+                done = subprocess.run(
+                    [python, "-c", code],
+                    user=65534,
+                    group=65534,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    check=False,
+                )
+            except (PermissionError, FileNotFoundError):
+                continue
+            if done.returncode != 0 and ("Permission denied" in done.stderr or "No module named" in done.stderr):
+                continue
+            break
+        else:
+            pytest.skip("user nobody can run no interpreter that reaches the package")
+    assert done.returncode == 0, done.stderr
+    counts, note = done.stdout.splitlines()
+    hidden, attributed = (int(v) for v in counts.split())
+    assert hidden >= 1
+    assert "could not be read without root" in note and "run as root" in note

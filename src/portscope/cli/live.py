@@ -54,6 +54,45 @@ def add_snapshot_options(parser: argparse.ArgumentParser) -> None:
         help="only this network namespace (default, as root: every namespace, containers included)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON document (docs/live.md)")
+    limits = parser.add_argument_group("ephemeral-port health thresholds (fractions, 0-1; docs/live.md)")
+    limits.add_argument(
+        "--warn-destination", type=_fraction, default=0.5, metavar="F",
+        help="one destination's share of the ephemeral pool that is a finding (default 0.5)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--critical-destination", type=_fraction, default=0.8, metavar="F",
+        help="the share that makes it a high-severity finding (default 0.8)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--warn-time-wait", type=_fraction, default=0.5, metavar="F",
+        help="TIME_WAIT sockets as a share of the range that is a finding (default 0.5)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--warn-conntrack", type=_fraction, default=0.8, metavar="F",
+        help="conntrack table fill that is a finding (default 0.8)",
+    )  # fmt: skip
+
+
+def _fraction(text: str) -> float:
+    """An argparse type: a number from 0 to 1 (a share of a pool)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a fraction from 0 to 1") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; give a fraction from 0 to 1")
+    return value
+
+
+def thresholds(args: argparse.Namespace) -> Any:
+    from portscope.host.health import HealthThresholds
+
+    return HealthThresholds(
+        destination_warn=args.warn_destination,
+        destination_critical=max(args.critical_destination, args.warn_destination),
+        time_wait_warn=args.warn_time_wait,
+        conntrack_warn=args.warn_conntrack,
+    )
 
 
 def add_parser(commands: Any) -> None:
@@ -155,8 +194,9 @@ def run_live(args: argparse.Namespace) -> int:
     if args.json:
         from portscope.render.live_json import write_json
 
-        health = ephemeral_health(snap)
-        write_json(sys.stdout, snap, table, health, health_findings(snap, health))
+        limits = thresholds(args)
+        health = ephemeral_health(snap, limits)
+        write_json(sys.stdout, snap, table, health, health_findings(snap, health, limits))
     elif args.csv:
         from portscope.render.live_json import write_csv
 
@@ -180,8 +220,9 @@ def run_summary(args: argparse.Namespace) -> int:
     except PortscopeError as exc:
         print(f"portscope: {exc}", file=sys.stderr)
         return 3
-    health = ephemeral_health(snap)
-    findings = health_findings(snap, health)
+    limits = thresholds(args)
+    health = ephemeral_health(snap, limits)
+    findings = health_findings(snap, health, limits)
     if args.json:
         from portscope.render.live_json import write_json
 

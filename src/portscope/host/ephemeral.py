@@ -67,7 +67,7 @@ def parse_netsh_excluded(text: str) -> tuple[tuple[int, int], ...]:
 
 
 def _read(path: str) -> str:
-    with open(path, encoding="ascii") as handle:
+    with open(path, encoding="utf-8") as handle:  # utf-8: its codec is loaded already, ascii's is not
         return handle.read()
 
 

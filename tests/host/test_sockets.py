@@ -255,6 +255,6 @@ def test_without_root_unattributed_sockets_say_why() -> None:
             pytest.skip("user nobody can run no interpreter that reaches the package")
     assert done.returncode == 0, done.stderr
     counts, note = done.stdout.splitlines()
-    hidden, attributed = (int(v) for v in counts.split())
+    hidden = int(counts.split()[0])
     assert hidden >= 1
     assert "could not be read without root" in note and "run as root" in note

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-import portscope.render.live_json as live_json
 from portscope.host.sockets import snapshot
+from portscope.render import live_json
 
 
 def test_parallel_encoding_equals_plain_encoding(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,6 @@ writes them (the standard library's encoder costs ~12 us a socket, over a second
 from __future__ import annotations
 
 import csv
-import os
 from typing import Any, TextIO
 
 import orjson
@@ -42,46 +41,9 @@ SOCKET_KEYS = (
 )  # fmt: skip
 
 
-def _sockets(table: SocketTable, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
-    columns = [getattr(table, name)[start:stop] for name in SOCKET_KEYS]
+def _sockets(table: SocketTable) -> list[dict[str, Any]]:
+    columns = [getattr(table, name) for name in SOCKET_KEYS]
     return [dict(zip(SOCKET_KEYS, row, strict=True)) for row in zip(*columns, strict=True)]
-
-
-_PARALLEL_FROM = 20_000  # sockets; below this a fork costs more than it saves
-
-
-def sockets_json(table: SocketTable) -> bytes:
-    """The sockets as one JSON array (bytes), the first half encoded by a forked helper on large tables.
-
-    Building a dict per socket is the costliest step of ``live --json`` on a busy host (~3 us a
-    socket, a third of a second at 100,000), and the work splits cleanly: a child encodes the first
-    half while we encode the second, and sends its bytes through a pipe. If the child fails we encode
-    its half ourselves, so the output never depends on it.
-    """
-    n = len(table)
-    if n < _PARALLEL_FROM or not hasattr(os, "fork"):
-        return orjson.dumps(_sockets(table))
-    half = n // 2
-    read_end, write_end = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover - the helper process; the parent checks what it sends
-        code = 1
-        try:
-            os.close(read_end)
-            view = memoryview(orjson.dumps(_sockets(table, 0, half)))
-            while view:
-                view = view[os.write(write_end, view) :]
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    mine = orjson.dumps(_sockets(table, half, n))
-    with os.fdopen(read_end, "rb") as pipe:
-        theirs = pipe.read()
-    _, status = os.waitpid(child, 0)
-    if status != 0 or not theirs.endswith(b"]"):
-        theirs = orjson.dumps(_sockets(table, 0, half))
-    return theirs[:-1] + b"," + mine[1:]
 
 
 def _processes(table: SocketTable) -> dict[str, dict[str, Any]]:
@@ -122,7 +84,7 @@ def write_json(
         "owner_notes": OWNER_NOTES,
         "processes": _processes(table),
         "count": len(table),
-        "sockets": orjson.Fragment(sockets_json(table)),
+        "sockets": _sockets(table),
     }
     data = orjson.dumps(document, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
     buffer = getattr(out, "buffer", None)

@@ -48,8 +48,9 @@ def coverage(portscope: list[str]) -> tuple[int, int, int]:
         subprocess.run([*portscope, "live", "--json", "--tcp"], stdout=out, check=True)
         out.seek(0)
         doc = json.load(out)
-    owned = [s for s in doc["sockets"] if s["inode"] is not None]
-    return len(doc["sockets"]), len(owned), sum(1 for s in owned if s["pid"] is not None)
+    inode, pid = doc["socket_fields"].index("inode"), doc["socket_fields"].index("pid")
+    owned = [s for s in doc["sockets"] if s[inode] is not None]
+    return len(doc["sockets"]), len(owned), sum(1 for s in owned if s[pid] is not None)
 
 
 def main() -> int:

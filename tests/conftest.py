@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,3 +35,9 @@ def run_portscope(
         env=full_env,
         check=False,
     )
+
+
+def socket_objects(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """``live --json``'s socket arrays as objects, keyed by its ``socket_fields`` (as docs/live.md's jq line does)."""
+    fields = doc["socket_fields"]
+    return [dict(zip(fields, row, strict=True)) for row in doc["sockets"]]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from portscope.render.live_json import SOCKET_KEYS
-from tests.conftest import run_portscope
+from tests.conftest import run_portscope, socket_objects
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sockets")
 
@@ -83,8 +83,8 @@ def test_live_filters_and_json_shape() -> None:
         "sockets",
     } <= set(doc)
     assert doc["count"] == len(doc["sockets"]) == 1
-    (sock,) = doc["sockets"]
-    assert list(sock) == list(SOCKET_KEYS)
+    assert doc["socket_fields"] == list(SOCKET_KEYS)
+    (sock,) = socket_objects(doc)
     assert (sock["local_port"], sock["role"], sock["exposure"]) == (port, "listen", "loopback")
     assert doc["reasons"][sock["role_reason"]] == "TCP socket in LISTEN state"
     process = doc["processes"][str(sock["pid"])]
@@ -124,7 +124,7 @@ def test_hostile_process_name_is_neutralised(named_listener: tuple[int, int]) ->
     summary = run_portscope()
     assert "\x1b" not in summary.stdout
     doc = json.loads(run_portscope("live", "--json", "--pid", str(pid)).stdout)
-    assert doc["sockets"][0]["process"].startswith("\x1b[31mevil")  # JSON keeps the truth, escaped by JSON
+    assert socket_objects(doc)[0]["process"].startswith("\x1b[31mevil")  # JSON keeps the truth, escaped by JSON
 
 
 @pytest.mark.parametrize("named_listener", ["=cmd|calc"], indirect=True)

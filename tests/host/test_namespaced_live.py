@@ -17,6 +17,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import socket_objects
+
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux network namespaces"),
     pytest.mark.skipif(os.geteuid() != 0, reason="entering network namespaces needs root"),
@@ -87,7 +89,7 @@ def test_container_listener_is_labelled_ranged_and_published(node_and_box: tuple
     done = _portscope_in(node, "live", "--json", "--port", "18081", "--listen")
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
-    (sock,) = doc["sockets"]
+    (sock,) = socket_objects(doc)
     assert sock["namespace"] == box  # labelled with the namespace's ip-netns name, not as the host's 0.0.0.0
     assert (sock["local_address"], sock["exposure"], sock["role"]) == ("0.0.0.0", "all", "listen")
     assert sock["process"] is not None and sock["process"].startswith("python")
@@ -110,4 +112,4 @@ def test_this_namespace_only(node_and_box: tuple[str, str, int]) -> None:
     node, box, _ = node_and_box
     doc = json.loads(_portscope_in(node, "live", "--json", "--this-namespace").stdout)
     assert [v["label"] for v in doc["namespaces"]] != [] and box not in {v["label"] for v in doc["namespaces"]}
-    assert all(s["namespace"] != box for s in doc["sockets"])
+    assert all(s["namespace"] != box for s in socket_objects(doc))

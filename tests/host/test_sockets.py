@@ -258,3 +258,17 @@ def test_without_root_unattributed_sockets_say_why() -> None:
     hidden = int(counts.split()[0])
     assert hidden >= 1
     assert "could not be read without root" in note and "run as root" in note
+
+
+def test_a_socket_shared_after_fork_lists_every_owner(sockets: Sockets) -> None:
+    """A listener inherited by a child (a pre-fork server's pattern) names both processes."""
+    listener = sockets.tcp_listener("127.0.0.1")
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE, pass_fds=(listener.fileno(),)
+    )
+    try:
+        row = _find(snapshot(), "tcp", listener.getsockname()[1])
+        assert set(row.pids) == {os.getpid(), child.pid}
+        assert row.pid == min(row.pids)
+    finally:
+        child.communicate(timeout=10)

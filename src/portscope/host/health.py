@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from itertools import compress
 
 from portscope.host.sockets import NamespaceView, Snapshot
 from portscope.records import DestinationUse, EphemeralHealth, Finding
@@ -52,20 +53,22 @@ def ephemeral_health(snap: Snapshot, thresholds: HealthThresholds | None = None)
     """One :class:`EphemeralHealth` per namespace in the snapshot, from a single pass over the table."""
     limits = thresholds or HealthThresholds()
     t = snap.table
-    in_use: dict[str, Counter[str]] = {v.label: Counter() for v in snap.namespaces}
+    # Sockets whose local port came from the pool, then C-level counting over their (namespace, ...) keys.
+    in_pool = [e and r in _POOL_ROLES for e, r in zip(t.local_ephemeral, t.role, strict=True)]
+    in_use: Counter[tuple[str, str]] = Counter(compress(zip(t.namespace, t.protocol, strict=True), in_pool))
+    destinations_of: Counter[tuple[str, str, str | None, int | None]] = Counter(
+        compress(zip(t.namespace, t.protocol, t.remote_address, t.remote_port, strict=True), in_pool)
+    )
+    waiting = [p and s == "TIME_WAIT" for p, s in zip(in_pool, t.state, strict=True)]
+    time_wait_of: Counter[tuple[str, str, str | None, int | None]] = Counter(
+        compress(zip(t.namespace, t.protocol, t.remote_address, t.remote_port, strict=True), waiting)
+    )
     per_destination: dict[str, Counter[tuple[str, str, int]]] = {v.label: Counter() for v in snap.namespaces}
     time_wait_per: dict[str, Counter[tuple[str, str, int]]] = {v.label: Counter() for v in snap.namespaces}
-    columns = (t.namespace, t.local_ephemeral, t.role, t.protocol, t.remote_address, t.remote_port, t.state)
-    for ns, ephemeral, role, proto, raddr, rport, state in zip(*columns, strict=True):
-        if not ephemeral or role not in _POOL_ROLES or ns not in in_use:
-            continue
-        in_use[ns][proto] += 1
-        if raddr is None or rport is None:
-            continue
-        key = (proto, raddr, rport)
-        per_destination[ns][key] += 1
-        if state == "TIME_WAIT":
-            time_wait_per[ns][key] += 1
+    for (ns, proto, raddr, rport), count in destinations_of.items():
+        if raddr is not None and rport is not None and ns in per_destination:
+            per_destination[ns][(proto, raddr, rport)] = count
+            time_wait_per[ns][(proto, raddr, rport)] = time_wait_of.get((ns, proto, raddr, rport), 0)
     out: list[EphemeralHealth] = []
     for view in snap.namespaces:
         low, high, size, reserved, source = _usable(view)
@@ -82,7 +85,7 @@ def ephemeral_health(snap: Snapshot, thresholds: HealthThresholds | None = None)
                 size=size,
                 reserved=reserved,
                 source=source,
-                in_use=tuple(sorted(in_use[view.label].items())),
+                in_use=tuple(sorted((proto, n) for (ns, proto), n in in_use.items() if ns == view.label)),
                 time_wait=sum(waits.values()),
                 destinations=destinations,
                 worst=destinations[0] if destinations else None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import pwd
 from functools import cache
+from typing import cast
 
 from portscope.host._procfs import SocketOwners, process_info
 from portscope.host.table import SocketTable
@@ -86,6 +87,10 @@ def _fill_skipped(table: SocketTable, note: str) -> None:
 _OwnerRow = tuple[int | None, tuple[int, ...], str | None, str | None, str | None, str | None, str | None]
 
 
+def _user(uid: int | None) -> str | None:
+    return user_name(uid) if uid is not None else None
+
+
 def attribute(table: SocketTable, owners: SocketOwners | None) -> AttributionStats:
     """Fill the process columns of ``table`` (pid, pids, process, exe, user, cmdline, owner_note).
 
@@ -98,38 +103,31 @@ def attribute(table: SocketTable, owners: SocketOwners | None) -> AttributionSta
     stats = AttributionStats(owners.scanned, owners.denied, owners.vanished)
     unowned_note = NOTE_DENIED if owners.denied else NOTE_ORPHAN
     first, shared = owners.first, owners.shared
-    # One row of process columns per distinct owner set: (pid, pids, name, exe, cmdline, user, note).
-    per_owner: dict[tuple[int, ...], _OwnerRow] = {}
-    per_state: dict[tuple[str, int | None], _OwnerRow] = {}
-    rows: list[_OwnerRow] = []
-    attributed = kernel_only = 0
-    for inode, state, uid in zip(table.inode, table.state, table.uid, strict=True):
-        holder = first.get(inode) if inode else None
-        if holder is not None:
-            key: tuple[int, ...] = (holder,) if inode not in shared else tuple(shared[inode])
-            row = per_owner.get(key)
-            if row is None:
-                pids = tuple(sorted(set(key)))
-                pid = pids[0]
-                info = process_info(pid)
-                if info is None:
-                    row = (pid, pids, None, None, None, user_name(uid) if uid is not None else None, NOTE_EXITED)
-                else:
-                    owner_uid = info.uid if info.uid is not None else uid
-                    user = user_name(owner_uid) if owner_uid is not None else None
-                    row = (pid, pids, info.name, info.exe, info.cmdline, user, None)
-                per_owner[key] = row
-            attributed += 1
-            rows.append(row)
-            continue
-        kernel = state in KERNEL_ONLY_STATES or not inode
+    # pid, pids, process name, exe, cmdline, user, owner_note: built once per owner, then every
+    # socket takes its owner's row through a C-level map; only the exceptions are walked in Python.
+    inodes = table.inode
+    by_inode = cast("dict[int | None, int]", first)  # .get(None) is None: no inode, no owner
+    holders = list(map(by_inode.get, inodes))
+    per_owner: dict[int | None, _OwnerRow | None] = {None: None}
+    for holder in {h for h in holders if h is not None}:
+        info = process_info(holder)
+        if info is None:
+            per_owner[holder] = (holder, (holder,), None, None, None, None, NOTE_EXITED)
+        else:
+            per_owner[holder] = (holder, (holder,), info.name, info.exe, info.cmdline, _user(info.uid), None)
+    found = list(map(per_owner.__getitem__, holders))
+    kernel_only = 0
+    for i in [i for i, row in enumerate(found) if row is None]:
+        kernel = table.state[i] in KERNEL_ONLY_STATES or not inodes[i]
         kernel_only += kernel
-        skey = (state if kernel else "", uid)
-        empty = per_state.get(skey)
-        if empty is None:
-            note = NOTE_KERNEL if kernel else unowned_note
-            empty = per_state[skey] = (None, (), None, None, None, user_name(uid) if uid is not None else None, note)
-        rows.append(empty)
+        found[i] = (None, (), None, None, None, _user(table.uid[i]), NOTE_KERNEL if kernel else unowned_note)
+    rows = cast("list[_OwnerRow]", found)  # every None was replaced just above
+    if shared:  # sockets several processes hold (after fork): list them all
+        for i, inode in enumerate(inodes):
+            if inode is not None and inode in shared:
+                pids = tuple(sorted(set(shared[inode])))
+                rows[i] = (pids[0], pids, *rows[i][2:])
+    attributed = len(rows) - sum(1 for row in rows if row[0] is None)
     stats.attributed, stats.kernel_only = attributed, kernel_only
     stats.ownerless = len(rows) - attributed - kernel_only
     if rows:

@@ -29,6 +29,7 @@ __all__ = ["BACKENDS", "NamespaceView", "Snapshot", "snapshot"]
 BACKENDS = ("netlink", "psutil")
 _T = TypeVar("_T")
 UDP_STATES = {7: "UNCONN", 1: "ESTABLISHED"}
+_FAMILY_NUMBER: dict[int, int] = {socket.AF_INET: 4, socket.AF_INET6: 6}
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,13 @@ def _netlink_table(netns: int | None, label: str) -> SocketTable:
     n = len(raw)
     table = SocketTable()
     table.protocol = raw.protocol
-    table.family = [4 if f == socket.AF_INET else 6 for f in raw.family]
-    names = TCP_STATE_NAMES
-    table.state = [
-        UDP_STATES.get(s, names.get(s, str(s))) if p == "udp" else names.get(s, str(s))
-        for p, s in zip(raw.protocol, raw.state, strict=True)
-    ]
+    table.family = list(map(_FAMILY_NUMBER.__getitem__, raw.family))
+    # (protocol, kernel state) -> name, for every pair the dump holds; then one C-level map per row.
+    names = {
+        (p, st): (UDP_STATES if p == "udp" else {}).get(st) or TCP_STATE_NAMES.get(st, str(st))
+        for p, st in set(zip(raw.protocol, raw.state, strict=True))
+    }
+    table.state = list(map(names.__getitem__, zip(raw.protocol, raw.state, strict=True)))
     table.local_address = raw.local_address
     table.local_port = raw.local_port
     table.remote_address = raw.remote_address

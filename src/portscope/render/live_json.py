@@ -53,13 +53,13 @@ def socket_rows(table: SocketTable) -> list[tuple[Any, ...]]:
 
 
 def _processes(table: SocketTable) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for pid, name, exe, cmdline, user in zip(
-        table.pid, table.process, table.exe, table.cmdline, table.user, strict=True
-    ):
-        if pid is not None and str(pid) not in out:
-            out[str(pid)] = {"pid": pid, "name": name, "exe": exe, "cmdline": cmdline, "user": user}
-    return out
+    """pid -> who it is, once per process (the distinct owners are found by a C-level ``set``)."""
+    owners = set(zip(table.pid, table.process, table.exe, table.cmdline, table.user, strict=True))
+    return {
+        str(pid): {"pid": pid, "name": name, "exe": exe, "cmdline": cmdline, "user": user}
+        for pid, name, exe, cmdline, user in sorted(owners, key=lambda o: o[0] or 0)
+        if pid is not None
+    }
 
 
 def write_json(

@@ -19,6 +19,7 @@ from portscope.errors import PlatformError
 from portscope.host.ephemeral import host_port_ranges
 from portscope.host.namespaces import enter, list_namespaces, parse_cgroup, thread_namespace_inode
 from portscope.records import ContainerRef, NetNamespace
+from tests.conftest import run_as_nobody
 
 ID = "3f1c9a0b5d7e2f4a6c8b0d1e3f5a7c9b1d3e5f7a9c0b2d4e6f8a1c3e5b7d9f0a"
 INNER = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -260,8 +261,6 @@ def test_enter_refuses_a_namespace_that_is_gone(two_netns: tuple[Netns, Netns]) 
 @pytest.mark.root
 def test_without_root(two_netns: tuple[Netns, Netns]) -> None:
     """As nobody: other users' processes are counted as denied, and enter() says it needs root."""
-    if shutil.which("setpriv") is None:
-        pytest.skip("setpriv(1) (util-linux) is not installed")
     code = textwrap.dedent(
         f"""\
         from portscope.host.namespaces import enter, list_namespaces
@@ -274,16 +273,7 @@ def test_without_root(two_netns: tuple[Netns, Netns]) -> None:
             print(type(exc).__name__, exc)
         """
     )
-    done = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd="/",
-    )
-    if done.returncode != 0 and "Permission denied" in done.stderr:
-        pytest.skip(f"nobody cannot run this interpreter or package: {done.stderr.strip()[-200:]}")
+    done = run_as_nobody(code)
     assert done.returncode == 0, done.stderr
     denied, _, rest = done.stdout.partition(" ")
     assert int(denied) > 0  # at least the listener, a root process

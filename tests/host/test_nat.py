@@ -27,6 +27,7 @@ from portscope.host.nat import (
     parse_nft_ruleset,
 )
 from portscope.records import ConntrackUsage, DnatRule, NatMapping
+from tests.conftest import run_as_nobody
 
 # `nft -j list ruleset` (nft 1.0.6) of a namespace holding iptables-nft rules (Docker-style, table ip nat)
 # and native ones; one JSON object per line as nft prints them, long lines wrapped.
@@ -567,22 +568,11 @@ def test_nat_mappings_in_a_worker_thread(nat_netns: tuple[str, bool]) -> None:
 @pytest.mark.root
 def test_without_root_reasons_not_tracebacks() -> None:
     """As nobody, rules and mappings come back empty with reasons that say root is needed."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root (to become nobody) and setpriv(1)")
     code = (
         "from portscope.host.nat import dnat_rules, nat_mappings; r = dnat_rules(); m = nat_mappings(); "
         "print(len(r), len(m)); print(*r.reasons, *m.reasons, sep='\\n')"
     )
-    done = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd="/",
-    )
-    if done.returncode != 0 and "Permission denied" in done.stderr:
-        pytest.skip(f"nobody cannot run this interpreter or package: {done.stderr.strip()[-200:]}")
+    done = run_as_nobody(code)
     assert done.returncode == 0, done.stderr
     counts, *reasons = done.stdout.splitlines()
     assert counts == "0 0"

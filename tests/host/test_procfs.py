@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-import portscope
 from portscope.host._netlink import dump_inet_sockets
 from portscope.host._procfs import parse_start_time, process_info, socket_owners
+from tests.conftest import run_as_nobody
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and Path("/proc/self/fd").is_dir()), reason="needs Linux /proc"
@@ -122,28 +122,13 @@ def test_unknown_inode_has_no_owner() -> None:
     assert socket_owners({1}).owners == {}
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to run a child as nobody")
 def test_unprivileged_walk_counts_denied_processes() -> None:
     """Protects the 'N processes could not be inspected without root' count: nobody may not read root's fds."""
-    src = Path(portscope.__file__).resolve().parent.parent
     code = (
-        f"import sys; sys.path.insert(0, {str(src)!r})\n"
         "from portscope.host._procfs import socket_owners\n"
         "r = socket_owners(); print(r.denied, r.scanned, 1 in r.denied_pids, flush=True)\n"
     )
-    # Our interpreter may sit where nobody cannot reach it (pyenv under /root): then try the system one.
-    for python in (sys.executable, "/usr/bin/python3"):
-        try:
-            done = subprocess.run(
-                [python, "-c", code], user=65534, group=65534, capture_output=True, text=True, timeout=60, check=False
-            )
-        except (PermissionError, FileNotFoundError):
-            continue
-        if done.returncode != 0 and "Permission denied" in done.stderr:
-            continue
-        break
-    else:
-        pytest.skip(f"user nobody can run neither {sys.executable} nor /usr/bin/python3 on {src}")
+    done = run_as_nobody(code)
     assert done.returncode == 0, done.stderr
     denied, scanned, pid1_denied = done.stdout.split()
     assert int(denied) >= 1

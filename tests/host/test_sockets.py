@@ -14,6 +14,7 @@ import pytest
 
 from portscope.host.sockets import Snapshot, snapshot
 from portscope.records import Socket
+from tests.conftest import run_as_nobody
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sockets")
 
@@ -216,16 +217,9 @@ def test_arrow_table_has_every_socket(sockets: Sockets) -> None:
     assert arrow.column_names == list(Socket._fields)  # type: ignore[attr-defined]
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a child as nobody")
 def test_without_root_unattributed_sockets_say_why() -> None:
     """As an unprivileged user, root's sockets show no owner, each saying why, and a note says what root adds."""
-    from pathlib import Path
-
-    import portscope
-
-    src = Path(portscope.__file__).resolve().parent.parent
     code = (
-        f"import sys; sys.path.insert(0, {str(src)!r})\n"
         "from portscope.host.sockets import snapshot\n"
         "s = snapshot()\n"
         "t = s.table\n"
@@ -235,24 +229,7 @@ def test_without_root_unattributed_sockets_say_why() -> None:
     with socket.socket() as listener:  # a root-owned socket nobody cannot attribute
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        for python in (sys.executable, "/usr/bin/python3"):
-            try:
-                done = subprocess.run(
-                    [python, "-c", code],
-                    user=65534,
-                    group=65534,
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
-                    check=False,
-                )
-            except (PermissionError, FileNotFoundError):
-                continue
-            if done.returncode != 0 and ("Permission denied" in done.stderr or "No module named" in done.stderr):
-                continue
-            break
-        else:
-            pytest.skip("user nobody can run no interpreter that reaches the package")
+        done = run_as_nobody(code)
     assert done.returncode == 0, done.stderr
     counts, note = done.stdout.splitlines()
     hidden = int(counts.split()[0])

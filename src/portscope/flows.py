@@ -1,0 +1,196 @@
+"""The flow table: one schema for every log, capture and scan portscope reads.
+
+The schema is data: each column declares its name, Arrow type, unit and description, and both the
+Arrow schema (:func:`flow_schema`) and docs/schema.md (:func:`schema_markdown`, checked by a test)
+are generated from :data:`FLOW_COLUMNS`. Sources yield ``pyarrow.RecordBatch`` objects in this
+schema, a batch at a time, so a 10 GB input never sits in memory whole (:class:`FlowBatchBuilder`).
+
+Conventions every source follows:
+- Missing is null, never a fake 0 or epoch (zat's dash_mapper turns Zeek's ``-`` into port 0: not here).
+- ``src``/``dst`` are as the source recorded them. ``initiator`` says whether ``src`` is known to have
+  opened the flow: ``observed`` when the source says so (a SYN, Zeek's orig side, a process's
+  outbound connect), ``inferred`` when portscope guessed it from ports (and then says so), null when
+  nothing tells (one logged packet of a UDP exchange).
+- ICMP type and code are never ports: they go to ``icmp_type``/``icmp_code`` and the ports stay null.
+- Byte counts are IP bytes (headers included), as Zeek's ``orig_ip_bytes``; ``payload`` counts are
+  not in this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+__all__ = [
+    "FLOW_COLUMNS",
+    "FlowBatchBuilder",
+    "FlowColumn",
+    "column_names",
+    "flow_schema",
+    "schema_markdown",
+]
+
+
+class FlowColumn(NamedTuple):
+    """One column of the flow table: its name, Arrow type (by name, see :func:`_arrow_type`), unit, meaning."""
+
+    name: str
+    type: str
+    unit: str
+    description: str
+
+
+FLOW_COLUMNS: tuple[FlowColumn, ...] = (
+    FlowColumn("start", "timestamp", "UTC, microseconds", "when the flow (or the logged packet) began"),
+    FlowColumn("end", "timestamp", "UTC, microseconds", "when the flow was last seen; null for single-packet records"),
+    FlowColumn("duration", "float64", "seconds", "end minus start, or the duration the source reports"),
+    FlowColumn("observer", "string", "", "the host or device that recorded it (syslog host, sensor, VPC interface)"),
+    FlowColumn("source_format", "dictionary", "", "the reader that produced the row: iptables, zeek_conn, pcap, ..."),
+    FlowColumn("protocol", "dictionary", "", "transport by name: tcp, udp, icmp, icmpv6, sctp, or the IP protocol number as text"),
+    FlowColumn("ip_proto", "uint8", "IANA protocol number", "the IP protocol number (6 tcp, 17 udp, 1 icmp, 58 icmpv6)"),
+    FlowColumn("src_addr", "string", "IPv4/IPv6 text", "source address as recorded"),
+    FlowColumn("src_port", "uint16", "", "source port; null for protocols without ports"),
+    FlowColumn("dst_addr", "string", "IPv4/IPv6 text", "destination address as recorded"),
+    FlowColumn("dst_port", "uint16", "", "destination port; null for protocols without ports"),
+    FlowColumn("icmp_type", "uint8", "", "ICMP/ICMPv6 type (never stored as a port)"),
+    FlowColumn("icmp_code", "uint8", "", "ICMP/ICMPv6 code"),
+    FlowColumn("action", "dictionary", "", "allow, deny or unknown: what the recording device did"),
+    FlowColumn("direction", "dictionary", "", "inbound, outbound, forward or local as the source says; null when it does not"),
+    FlowColumn("initiator", "dictionary", "", "observed: src opened the flow, as the source says; inferred: portscope's guess from ports; null: unknown"),
+    FlowColumn("packets_out", "uint64", "packets", "packets from src to dst"),
+    FlowColumn("packets_in", "uint64", "packets", "packets from dst to src"),
+    FlowColumn("bytes_out", "uint64", "bytes (IP)", "IP bytes from src to dst, headers included"),
+    FlowColumn("bytes_in", "uint64", "bytes (IP)", "IP bytes from dst to src, headers included"),
+    FlowColumn("tcp_flags", "string", "", "TCP flags of a logged packet (SYN, ACK FIN...), as the source wrote them"),
+    FlowColumn("conn_state", "dictionary", "", "Zeek-style connection state (S0, SF, REJ, ...) where known"),
+    FlowColumn("history", "string", "", "Zeek-style history string (ShADadFf...) where known"),
+    FlowColumn("service", "dictionary", "", "the application protocol the source identified (Zeek service, Suricata app_proto)"),
+    FlowColumn("in_interface", "string", "", "interface the packet came in on (iptables IN=)"),
+    FlowColumn("out_interface", "string", "", "interface it went out on (iptables OUT=)"),
+    FlowColumn("rule", "string", "", "the firewall rule, log prefix or signature that wrote the record"),
+    FlowColumn("process_name", "string", "", "process that owned the connection, where the source names it (Sysmon, Windows 5156)"),
+    FlowColumn("process_pid", "uint32", "", "that process's id"),
+    FlowColumn("process_path", "string", "", "that process's executable path"),
+    FlowColumn("user", "string", "", "the user the source names"),
+    FlowColumn("flow_id", "string", "", "the source's own flow identifier (Zeek uid, Suricata flow_id)"),
+    FlowColumn("community_id", "string", "", "Community ID v1 (seed 0, base64) of the 5-tuple, where computed"),
+    FlowColumn("evidence_file", "dictionary", "", "the file the record came from (- for standard input)"),
+    FlowColumn("evidence_line", "uint64", "line or packet number", "where in that file: a 1-based line, or packet number for captures"),
+)  # fmt: skip
+
+
+def column_names() -> tuple[str, ...]:
+    return tuple(c.name for c in FLOW_COLUMNS)
+
+
+def _arrow_type(name: str) -> Any:
+    import pyarrow as pa
+
+    types = {
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "float64": pa.float64(),
+        "string": pa.string(),
+        "dictionary": pa.dictionary(pa.int32(), pa.string()),
+        "uint8": pa.uint8(),
+        "uint16": pa.uint16(),
+        "uint32": pa.uint32(),
+        "uint64": pa.uint64(),
+    }
+    return types[name]
+
+
+def flow_schema() -> Any:
+    """The flow table's ``pyarrow.Schema``, column descriptions and units in each field's metadata."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field(c.name, _arrow_type(c.type), nullable=True, metadata={"unit": c.unit, "description": c.description})
+            for c in FLOW_COLUMNS
+        ],
+        metadata={"portscope.schema": "flows/1"},
+    )
+
+
+def schema_markdown() -> str:
+    """docs/schema.md, generated: a test checks the file is exactly this text."""
+    lines = [
+        "# The flow table (schema `flows/1`)",
+        "",
+        "Generated from `portscope.flows.FLOW_COLUMNS` (`python -m portscope.flows > docs/schema.md`);",
+        "a test checks this file is current. Every source (firewall logs, Zeek, Suricata, flow logs,",
+        "NetFlow, captures, scans) is read into these columns; missing values are null, never 0.",
+        "",
+        "| column | type | unit | meaning |",
+        "|---|---|---|---|",
+    ]
+    for c in FLOW_COLUMNS:
+        kind = "string (dictionary-encoded)" if c.type == "dictionary" else c.type
+        if c.type == "timestamp":
+            kind = "timestamp[us, UTC]"
+        lines.append(f"| `{c.name}` | {kind} | {c.unit} | {c.description} |")
+    lines += [
+        "",
+        "`initiator`: `observed` when the source itself says that `src` opened the flow (a SYN, Zeek's",
+        "originator, a connect logged with its process), `inferred` when portscope guessed it from the",
+        "ports and the OS ephemeral ranges, null when nothing tells. Nothing is guessed silently.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+class FlowBatchBuilder:
+    """Collects flows row by row (or column by column) and hands out Arrow record batches of ``size`` rows.
+
+    Sources append plain Python values to :attr:`columns` (a dict of lists keyed by column name; a
+    missing key means all-null) and call :meth:`ready` to learn whether a batch is due. This keeps
+    memory bounded by the batch size, not the input.
+    """
+
+    def __init__(self, size: int = 65536) -> None:
+        self.size = size
+        self.columns: dict[str, list[Any]] = {c.name: [] for c in FLOW_COLUMNS}
+        self.rows = 0
+
+    def append(self, **values: Any) -> None:
+        """One flow; columns not named are null."""
+        for name, column in self.columns.items():
+            column.append(values.get(name))
+        self.rows += 1
+
+    def ready(self) -> bool:
+        return self.rows >= self.size
+
+    def flush(self) -> Iterator[Any]:
+        """Yield the collected rows as one ``pyarrow.RecordBatch`` (nothing when empty), then start afresh."""
+        if not self.rows:
+            return
+        yield batch_from_columns(self.columns, self.rows)
+        self.columns = {c.name: [] for c in FLOW_COLUMNS}
+        self.rows = 0
+
+
+def batch_from_columns(columns: dict[str, Any], rows: int) -> Any:
+    """A ``pyarrow.RecordBatch`` in the flow schema from per-column values (lists or Arrow arrays).
+
+    Columns absent from ``columns`` are all null; each present one is converted to its declared type.
+    """
+    import pyarrow as pa
+
+    schema = flow_schema()
+    arrays = []
+    for field in schema:
+        values = columns.get(field.name)
+        if values is None:
+            arrays.append(pa.nulls(rows, type=field.type))
+        elif isinstance(values, (pa.Array, pa.ChunkedArray)):
+            arrays.append(values.cast(field.type) if values.type != field.type else values)
+        elif pa.types.is_dictionary(field.type):
+            arrays.append(pa.array(values, type=pa.string()).dictionary_encode().cast(field.type))
+        else:
+            arrays.append(pa.array(values, type=field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+if __name__ == "__main__":
+    print(schema_markdown(), end="")

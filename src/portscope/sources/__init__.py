@@ -1,0 +1,128 @@
+"""Readers for every input format, registered by name in one place, and the machinery they share.
+
+A source is a module with ``NAME``, ``DESCRIPTION``, ``sniff(head, label) -> int`` (how sure it is,
+0-100, that a file starting with ``head`` is its format: content decides, never the file name) and
+``read(stream, context) -> Iterator[pyarrow.RecordBatch]`` in the flow schema
+(:mod:`portscope.flows`). Adding a format is one module here and one line in :data:`SOURCE_NAMES`.
+
+Bad records never stop a run: :class:`ParseStats` counts them by kind and keeps the first few as
+``file:line: what was wrong``; with ``strict`` the first bad record raises DataError instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, BinaryIO
+
+from portscope.errors import DataError, UsageError
+from portscope.sources._inputs import InputFile, expand_inputs, open_input
+
+__all__ = ["SOURCE_NAMES", "ParseStats", "ReadContext", "detect", "read_flows", "source"]
+
+# Every format portscope reads, by the name --format takes; order breaks ties in detection.
+SOURCE_NAMES: tuple[str, ...] = (
+    "pcap",  # pcap and pcapng captures
+    "zeek_conn",  # Zeek conn.log, TSV or JSON
+    "suricata_eve",  # Suricata eve.json flow, netflow and alert events
+    "iptables",  # Linux kernel LOG lines: iptables, ip6tables, UFW, nftables; syslog, journalctl, dmesg
+    "pfsense",  # pfSense / OPNsense filterlog
+    "windows_firewall",  # Windows Firewall pfirewall.log (W3C extended)
+    "windows_events",  # Sysmon event 3 and Windows Security 5156, XML or JSON
+    "aws_vpc",  # AWS VPC flow logs, default v2 or custom fields
+    "nfdump_csv",  # NetFlow/IPFIX as nfdump -o csv writes it
+    "nmap_xml",  # nmap -oX results
+    "masscan",  # masscan -oJ / -oL results
+    "ssh_auth",  # OpenSSH auth log lines ("from 203.0.113.7 port 56744")
+    "csv_mapped",  # any CSV/TSV, with a column mapping given on the command line
+)
+
+_EXAMPLES = 5
+
+
+@dataclass
+class ParseStats:
+    """Good and bad records of one run, the bad ones counted by kind, the first few kept as examples."""
+
+    strict: bool = False
+    good: int = 0
+    bad: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+
+    def reject(self, label: str, line: int | None, kind: str, detail: str) -> None:
+        """Count one bad record; under ``strict`` raise DataError naming file, line and what was wrong."""
+        where = f"{label}:{line}" if line is not None else label
+        message = f"{where}: {kind}: {detail}" if detail else f"{where}: {kind}"
+        if self.strict:
+            raise DataError(message)
+        self.bad += 1
+        self.kinds[kind] += 1
+        if len(self.examples) < _EXAMPLES:
+            self.examples.append(message)
+
+
+@dataclass
+class ReadContext:
+    """What a source needs besides the bytes: where they come from, how strict to be, options."""
+
+    label: str
+    stats: ParseStats
+    batch_size: int = 65536
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def source(name: str) -> ModuleType:
+    """The source module registered as ``name``; UsageError listing the valid names otherwise."""
+    if name not in SOURCE_NAMES:
+        raise UsageError(f"unknown format {name!r}; valid ones are: {', '.join(SOURCE_NAMES)}")
+    return importlib.import_module(f"portscope.sources.{name}")
+
+
+def detect(head: bytes, label: str) -> str:
+    """The name of the format ``head`` most likely is; DataError when no source recognises it."""
+    best, best_score = "", 0
+    for name in SOURCE_NAMES:
+        score = int(source(name).sniff(head, label))
+        if score > best_score:
+            best, best_score = name, score
+    if not best:
+        if not head:
+            raise DataError(f"{label}: the input is empty")
+        raise DataError(f"{label}: not a format portscope knows; give --format (one of: {', '.join(SOURCE_NAMES)})")
+    return best
+
+
+def read_flows(
+    inputs: list[str],
+    *,
+    format: str | None = None,
+    stats: ParseStats | None = None,
+    batch_size: int = 65536,
+    options: Mapping[str, Any] | None = None,
+) -> Iterator[Any]:
+    """Stream every input as flow-schema ``pyarrow.RecordBatch`` objects, detecting each one's format.
+
+    ``inputs`` are paths, globs, directories or ``-`` (stdin). ``stats`` collects the bad records
+    of all inputs. Raises DataError for an input that cannot be opened or recognised.
+    """
+    counts = stats if stats is not None else ParseStats()
+    for item in expand_inputs(inputs):
+        yield from _read_one(item, format, counts, batch_size, options or {})
+
+
+def _read_one(item: InputFile, format: str | None, stats: ParseStats, batch_size: int, options: Mapping[str, Any]) -> Iterator[Any]:
+    stream: BinaryIO
+    stream, head = open_input(item)
+    with stream:
+        name = format or detect(head, item.label)
+        context = ReadContext(item.label, stats, batch_size, options)
+        try:
+            yield from source(name).read(stream, context)
+        except EOFError as exc:
+            stats.reject(item.label, None, "truncated input", str(exc) or "the data ends early")
+        except OSError as exc:
+            raise DataError(f"{item.label}: cannot read: {exc.strerror or exc}") from exc

@@ -42,12 +42,27 @@ class FlowColumn(NamedTuple):
 
 FLOW_COLUMNS: tuple[FlowColumn, ...] = (
     FlowColumn("start", "timestamp", "UTC, microseconds", "when the flow (or the logged packet) began"),
-    FlowColumn("end", "timestamp", "UTC, microseconds", "when the flow was last seen; null for single-packet records"),
+    FlowColumn(
+        "end",
+        "timestamp",
+        "UTC, microseconds",
+        "when the flow was last seen; null for single-packet records",
+    ),
     FlowColumn("duration", "float64", "seconds", "end minus start, or the duration the source reports"),
     FlowColumn("observer", "string", "", "the host or device that recorded it (syslog host, sensor, VPC interface)"),
     FlowColumn("source_format", "dictionary", "", "the reader that produced the row: iptables, zeek_conn, pcap, ..."),
-    FlowColumn("protocol", "dictionary", "", "transport by name: tcp, udp, icmp, icmpv6, sctp, or the IP protocol number as text"),
-    FlowColumn("ip_proto", "uint8", "IANA protocol number", "the IP protocol number (6 tcp, 17 udp, 1 icmp, 58 icmpv6)"),
+    FlowColumn(
+        "protocol",
+        "dictionary",
+        "",
+        "transport by name: tcp, udp, icmp, icmpv6, sctp, or the IP protocol number as text",
+    ),
+    FlowColumn(
+        "ip_proto",
+        "uint8",
+        "IANA protocol number",
+        "the IP protocol number (6 tcp, 17 udp, 1 icmp, 58 icmpv6)",
+    ),
     FlowColumn("src_addr", "string", "IPv4/IPv6 text", "source address as recorded"),
     FlowColumn("src_port", "uint16", "", "source port; null for protocols without ports"),
     FlowColumn("dst_addr", "string", "IPv4/IPv6 text", "destination address as recorded"),
@@ -55,8 +70,18 @@ FLOW_COLUMNS: tuple[FlowColumn, ...] = (
     FlowColumn("icmp_type", "uint8", "", "ICMP/ICMPv6 type (never stored as a port)"),
     FlowColumn("icmp_code", "uint8", "", "ICMP/ICMPv6 code"),
     FlowColumn("action", "dictionary", "", "allow, deny or unknown: what the recording device did"),
-    FlowColumn("direction", "dictionary", "", "inbound, outbound, forward or local as the source says; null when it does not"),
-    FlowColumn("initiator", "dictionary", "", "observed: src opened the flow, as the source says; inferred: portscope's guess from ports; null: unknown"),
+    FlowColumn(
+        "direction",
+        "dictionary",
+        "",
+        "inbound, outbound, forward or local as the source says; null when it does not",
+    ),
+    FlowColumn(
+        "initiator",
+        "dictionary",
+        "",
+        "observed: src opened the flow, as the source says; inferred: portscope's guess from ports; null: unknown",
+    ),
     FlowColumn("packets_out", "uint64", "packets", "packets from src to dst"),
     FlowColumn("packets_in", "uint64", "packets", "packets from dst to src"),
     FlowColumn("bytes_out", "uint64", "bytes (IP)", "IP bytes from src to dst, headers included"),
@@ -64,18 +89,33 @@ FLOW_COLUMNS: tuple[FlowColumn, ...] = (
     FlowColumn("tcp_flags", "string", "", "TCP flags of a logged packet (SYN, ACK FIN...), as the source wrote them"),
     FlowColumn("conn_state", "dictionary", "", "Zeek-style connection state (S0, SF, REJ, ...) where known"),
     FlowColumn("history", "string", "", "Zeek-style history string (ShADadFf...) where known"),
-    FlowColumn("service", "dictionary", "", "the application protocol the source identified (Zeek service, Suricata app_proto)"),
+    FlowColumn(
+        "service",
+        "dictionary",
+        "",
+        "the application protocol the source identified (Zeek service, Suricata app_proto)",
+    ),
     FlowColumn("in_interface", "string", "", "interface the packet came in on (iptables IN=)"),
     FlowColumn("out_interface", "string", "", "interface it went out on (iptables OUT=)"),
     FlowColumn("rule", "string", "", "the firewall rule, log prefix or signature that wrote the record"),
-    FlowColumn("process_name", "string", "", "process that owned the connection, where the source names it (Sysmon, Windows 5156)"),
+    FlowColumn(
+        "process_name",
+        "string",
+        "",
+        "process that owned the connection, where the source names it (Sysmon, Windows 5156)",
+    ),
     FlowColumn("process_pid", "uint32", "", "that process's id"),
     FlowColumn("process_path", "string", "", "that process's executable path"),
     FlowColumn("user", "string", "", "the user the source names"),
     FlowColumn("flow_id", "string", "", "the source's own flow identifier (Zeek uid, Suricata flow_id)"),
     FlowColumn("community_id", "string", "", "Community ID v1 (seed 0, base64) of the 5-tuple, where computed"),
     FlowColumn("evidence_file", "dictionary", "", "the file the record came from (- for standard input)"),
-    FlowColumn("evidence_line", "uint64", "line or packet number", "where in that file: a 1-based line, or packet number for captures"),
+    FlowColumn(
+        "evidence_line",
+        "uint64",
+        "line or packet number",
+        "where in that file: a 1-based line, or packet number for captures",
+    ),
 )  # fmt: skip
 
 
@@ -105,7 +145,9 @@ def flow_schema() -> Any:
 
     return pa.schema(
         [
-            pa.field(c.name, _arrow_type(c.type), nullable=True, metadata={"unit": c.unit, "description": c.description})
+            pa.field(
+                c.name, _arrow_type(c.type), nullable=True, metadata={"unit": c.unit, "description": c.description}
+            )
             for c in FLOW_COLUMNS
         ],
         metadata={"portscope.schema": "flows/1"},

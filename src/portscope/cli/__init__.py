@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from portscope import __version__
+from portscope.cli import convert as convert_cmd
 from portscope.cli import explain as explain_cmd
 from portscope.cli import live as live_cmd
 
@@ -44,6 +45,8 @@ examples:
   portscope explain 49152-49160     a range: which OS ranges and assignments it overlaps
   portscope explain 61000 --os windows   judge the port as a Windows host would
   portscope explain 56744 --json    the same as a JSON document (docs/explain-json.md)
+  portscope convert ufw.log* capture.pcap -o flows.parquet
+                                    logs and captures into one flow table (docs/schema.md)
 
 exit codes: 0 ok, 1 findings, 2 bad usage or input, 3 missing privilege, 130 interrupted.
 Every command takes --json. Output is plain text when piped; set NO_COLOR to never colour.
@@ -68,7 +71,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 # Sub-commands in the order --help lists them: name -> the module that builds its parser.
-_COMMANDS = {"live": live_cmd, "explain": explain_cmd}
+_COMMANDS = {"live": live_cmd, "explain": explain_cmd, "convert": convert_cmd}
 
 
 def _command_in(argv: Sequence[str]) -> str | None:

@@ -11,7 +11,7 @@ import io
 import os
 import sys
 from collections.abc import Iterator
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from portscope.errors import DataError
 
@@ -76,12 +76,17 @@ class _Prefixed(io.RawIOBase):
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = 0
         if self._head:
             n = min(len(buffer), len(self._head))
             buffer[:n] = self._head[:n]
             self._head = self._head[n:]
-            return n
-        return self._inner.readinto(buffer)  # type: ignore[attr-defined,no-any-return]
+            if n == len(buffer):
+                return n
+        # Fill the rest from the stream in the same call, so one buffered read sees a full head.
+        with memoryview(buffer)[n:] as rest:
+            more = self._inner.readinto(rest)  # type: ignore[attr-defined]
+        return n + (more or 0)
 
     def close(self) -> None:
         self._inner.close()
@@ -105,7 +110,8 @@ def _decompressor(kind: str, raw: BinaryIO, label: str) -> BinaryIO:
         import zstandard
     except ImportError as exc:
         raise DataError(f"{label}: zstd-compressed; reading it needs zstandard (pip install zstandard)") from exc
-    return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
+    reader: BinaryIO = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+    return reader
 
 
 def open_input(source: InputFile) -> tuple[BinaryIO, bytes]:
@@ -120,14 +126,14 @@ def open_input(source: InputFile) -> tuple[BinaryIO, bytes]:
         raise DataError(f"{source.label}: cannot open: {exc.strerror or exc}") from exc
     try:
         magic = raw.read(8)
-        stream: BinaryIO = io.BufferedReader(_Prefixed(magic, raw), buffer_size=1 << 20)  # type: ignore[arg-type]
+        stream: Any = io.BufferedReader(_Prefixed(magic, raw), buffer_size=1 << 20)
         for prefix, kind in _MAGIC:
             if magic.startswith(prefix):
-                stream = io.BufferedReader(_decompressor(kind, stream, source.label), buffer_size=1 << 20)  # type: ignore[arg-type]
+                stream = io.BufferedReader(_decompressor(kind, stream, source.label), buffer_size=1 << 20)
                 break
         # What one buffered read gives (a pipe or a decompressor may give less than 64 KiB): sniffers
         # need only the first lines or records.
-        head = stream.peek(HEAD_SIZE)[:HEAD_SIZE]  # type: ignore[attr-defined]
+        head = stream.peek(HEAD_SIZE)[:HEAD_SIZE]
     except OSError as exc:
         raw.close()
         raise DataError(f"{source.label}: cannot read: {exc.strerror or exc}") from exc

@@ -1,0 +1,92 @@
+"""Writing the flow table: Parquet, CSV or JSON lines, a record batch at a time (memory stays flat).
+
+CSV cells that a spreadsheet would run as formulas (=, +, -, @ first) are prefixed with a quote:
+log fields are attacker-controlled (OWASP "CSV injection").
+"""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO
+
+__all__ = ["FORMATS", "FlowWriter", "format_for"]
+
+FORMATS = ("parquet", "csv", "jsonl")
+_EXTENSIONS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+_FORMULA = r"^([=+\-@\t\r])"
+
+
+def format_for(path: str) -> str | None:
+    """The output format a file name asks for, by its extension; None when it names none."""
+    lowered = path.lower()
+    return next((fmt for ext, fmt in _EXTENSIONS.items() if lowered.endswith(ext)), None)
+
+
+class FlowWriter:
+    """Writes flow batches to ``out`` (a binary file) as ``fmt``; :meth:`close` finishes the file."""
+
+    def __init__(self, out: BinaryIO, fmt: str, schema: Any) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown output format {fmt!r}; valid ones are: {', '.join(FORMATS)}")
+        self.out = out
+        self.fmt = fmt
+        self.schema = schema
+        self.rows = 0
+        self._writer: Any = None
+
+    def _plain_schema(self) -> Any:
+        import pyarrow as pa
+
+        return pa.schema(
+            [pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type) for f in self.schema]
+        )
+
+    def _plain(self, batch: Any) -> Any:
+        """Dictionary columns decoded, and (for CSV) text neutralised against formulas."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arrays = []
+        for field, original in zip(batch.schema, batch.columns, strict=True):
+            column = original.cast(field.type.value_type) if pa.types.is_dictionary(field.type) else original
+            if self.fmt == "csv" and pa.types.is_string(column.type):
+                column = pc.replace_substring_regex(column, _FORMULA, r"'\1")
+            arrays.append(column)
+        return pa.RecordBatch.from_arrays(arrays, schema=self._plain_schema())
+
+    def write(self, batch: Any) -> None:
+        self.rows += batch.num_rows
+        if self.fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.out, self.schema, compression="zstd")
+            self._writer.write_batch(batch)
+        elif self.fmt == "csv":
+            import pyarrow.csv as pcsv
+
+            if self._writer is None:
+                self._writer = pcsv.CSVWriter(self.out, self._plain_schema())
+            self._writer.write_batch(self._plain(batch))
+        else:
+            import orjson
+
+            lines = [orjson.dumps(row) for row in self._plain(batch).to_pylist()]
+            if lines:
+                self.out.write(b"\n".join(lines) + b"\n")
+
+    def close(self) -> None:
+        """Finish the file (Parquet footer); an input with no flows still gives a valid, empty file."""
+        if self._writer is None and self.fmt in ("parquet", "csv"):
+            import pyarrow as pa
+
+            self.write(pa.RecordBatch.from_pylist([], schema=self.schema))
+            self.rows = 0
+        if self._writer is not None:
+            self._writer.close()

@@ -114,7 +114,9 @@ def read_flows(
         yield from _read_one(item, format, counts, batch_size, options or {})
 
 
-def _read_one(item: InputFile, format: str | None, stats: ParseStats, batch_size: int, options: Mapping[str, Any]) -> Iterator[Any]:
+def _read_one(
+    item: InputFile, format: str | None, stats: ParseStats, batch_size: int, options: Mapping[str, Any]
+) -> Iterator[Any]:
     stream: BinaryIO
     stream, head = open_input(item)
     with stream:

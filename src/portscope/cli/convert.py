@@ -151,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
             "flows": writer.rows,
             "good_records": stats.good,
             "bad_records": stats.bad,
+            "skipped_lines": stats.skipped,
             "bad_by_kind": dict(stats.kinds),
             "examples": stats.examples,
             "ok": code == 0,

@@ -6,7 +6,8 @@ A source is a module with ``NAME``, ``DESCRIPTION``, ``sniff(head, label) -> int
 (:mod:`portscope.flows`). Adding a format is one module here and one line in :data:`SOURCE_NAMES`.
 
 Bad records never stop a run: :class:`ParseStats` counts them by kind and keeps the first few as
-``file:line: what was wrong``; with ``strict`` the first bad record raises DataError instead.
+``file:line: what was wrong``; with ``strict`` the first bad record raises DataError instead. Lines
+that are no record of the format at all (a cron line in a syslog file) are ``skipped``, not bad.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class ParseStats:
     strict: bool = False
     good: int = 0
     bad: int = 0
+    skipped: int = 0  # lines that are no record of the format (other syslog lines): not errors
     kinds: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
 

@@ -15,21 +15,13 @@ from portscope.sources import ParseStats, ReadContext
 
 __all__ = ["Rows", "count_skipped", "skipped_of"]
 
-_SKIPPED = "skipped"
-
-
 def count_skipped(context: ReadContext, lines: int) -> None:
-    """Add to the run's count of lines that are no record of the format (``stats.skipped``): not errors.
-
-    ParseStats has no such field yet; the count rides on it as an attribute until it has one.
-    """
-    if lines:
-        stats = context.stats
-        setattr(stats, _SKIPPED, skipped_of(stats) + lines)
+    """Add to the run's count of lines that are no record of the format (``stats.skipped``): not errors."""
+    context.stats.skipped += lines
 
 
 def skipped_of(stats: ParseStats) -> int:
-    return int(getattr(stats, _SKIPPED, 0))
+    return stats.skipped
 
 
 class Rows:

@@ -30,7 +30,7 @@ from portscope.sources._syslog import MONTHS, TimeContext
 
 __all__ = ["PAD", "parse_block"]
 
-PAD = 64  # zero bytes before and after a block, so fixed-width gathers never leave the buffer
+PAD = 160  # zero bytes before and after a block: a gather reads up to 8 words (+1) past a position near the end
 _U8 = np.uint8
 _I64 = np.int64
 

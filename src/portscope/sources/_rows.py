@@ -15,6 +15,7 @@ from portscope.sources import ParseStats, ReadContext
 
 __all__ = ["Rows", "count_skipped", "skipped_of"]
 
+
 def count_skipped(context: ReadContext, lines: int) -> None:
     """Add to the run's count of lines that are no record of the format (``stats.skipped``): not errors."""
     context.stats.skipped += lines

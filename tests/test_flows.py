@@ -51,3 +51,16 @@ def test_batch_from_columns_accepts_arrow_arrays() -> None:
     batch = batch_from_columns({"src_port": pa.array([1, None], type=pa.int64()), "protocol": ["udp", "udp"]}, 2)
     assert batch.column("src_port").type == pa.uint16()
     assert batch.column("protocol").to_pylist() == ["udp", "udp"]
+
+
+def test_ipv6_text_is_canonical_so_flows_join_across_tools() -> None:
+    """The kernel writes fe80:0000:...; Zeek writes fe80::...: both become the RFC 5952 form."""
+    batch = batch_from_columns(
+        {
+            "src_addr": ["FE80:0000:0000:0000:0001:0002:0003:0004", "192.0.2.1", None],
+            "dst_addr": ["::ffff:10.0.0.1", "x:y", "::1"],
+        },
+        3,
+    )
+    assert batch.column("src_addr").to_pylist() == ["fe80::1:2:3:4", "192.0.2.1", None]
+    assert batch.column("dst_addr").to_pylist() == ["10.0.0.1", "x:y", "::1"]

@@ -225,13 +225,50 @@ def batch_from_columns(columns: dict[str, Any], rows: int) -> Any:
         values = columns.get(field.name)
         if values is None:
             arrays.append(pa.nulls(rows, type=field.type))
-        elif isinstance(values, (pa.Array, pa.ChunkedArray)):
-            arrays.append(values.cast(field.type) if values.type != field.type else values)
+            continue
+        if isinstance(values, (pa.Array, pa.ChunkedArray)):
+            array = values.cast(field.type) if values.type != field.type else values
         elif pa.types.is_dictionary(field.type):
-            arrays.append(pa.array(values, type=pa.string()).dictionary_encode().cast(field.type))
+            array = pa.array(values, type=pa.string()).dictionary_encode().cast(field.type)
         else:
-            arrays.append(pa.array(values, type=field.type))
+            array = pa.array(values, type=field.type)
+        if field.name in _ADDRESS_COLUMNS:
+            array = canonical_addresses(array)
+        arrays.append(array)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+_ADDRESS_COLUMNS = frozenset({"src_addr", "dst_addr"})
+
+
+def _canonical(text: str) -> str:
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return text  # not an address after all: keep what the source wrote
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped) if mapped is not None else address.compressed
+
+
+def canonical_addresses(array: Any) -> Any:
+    """IPv6 text in its one canonical form (RFC 5952: compressed, lower case); ``::ffff:a.b.c.d`` as IPv4.
+
+    Sources write IPv6 differently (the kernel's LOG target and Suricata the full form, Zeek the
+    compressed one); without one form the same flow would not join across tools. Only the distinct
+    values containing ``:`` are parsed, so an IPv4-only batch costs one vectorised test.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.null_count == len(array) or not pc.any(pc.match_substring(array, ":")).as_py():
+        return array
+    encoded = array.dictionary_encode()
+    words = [None if v is None else (_canonical(v) if ":" in v else v) for v in encoded.dictionary.to_pylist()]
+    return pc.take(pa.array(words, type=pa.string()), encoded.indices)
 
 
 if __name__ == "__main__":

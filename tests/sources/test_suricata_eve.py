@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -17,8 +18,8 @@ from tests.sources._flowtest import DATA, fixture, fuzz_once, read, rows
 CASES = sorted(p.name.removesuffix(".test.yaml") for p in (DATA / "suricata_eve").glob("*.test.yaml"))
 # eve field -> (flow column, how the value reads there); fields without a flow column are not compared
 _COLUMNS = {
-    "src_ip": ("src_addr", str),
-    "dest_ip": ("dst_addr", str),
+    "src_ip": ("src_addr", lambda v: str(ipaddress.ip_address(v))),  # the flow table keeps RFC 5952 text
+    "dest_ip": ("dst_addr", lambda v: str(ipaddress.ip_address(v))),
     "src_port": ("src_port", int),
     "dest_port": ("dst_port", int),
     "proto": ("protocol", lambda v: {"ipv6-icmp": "icmpv6"}.get(v.lower(), v.lower())),
@@ -104,6 +105,8 @@ def test_teredo_bytes_match_zeek_with_ethernet_header() -> None:
         match = by_tuple.get(tuple(flow[k] for k in key))
         if match is None or flow["rule"] is not None or match["packets_out"] != flow["packets_out"]:
             continue  # Suricata merged Zeek's two DNS conns, or saw the other side first
+        if ":" in flow["src_addr"]:
+            continue  # IPv6 inside Teredo: Suricata counts the outer frame, whose size is not header + inner
         assert (flow["bytes_out"], flow["bytes_in"]) == (match["bytes_out"], match["bytes_in"])
         compared += 1
     assert compared >= 4
@@ -122,12 +125,12 @@ def test_alerts_rule_action_and_no_initiator() -> None:
     ]  # fmt: skip
 
 
-def test_icmpv6_flow_and_full_form_addresses() -> None:
-    """ICMPv6 (proto IPv6-ICMP): type/code, no ports; Suricata's uncompressed IPv6 text is kept as recorded."""
+def test_icmpv6_flow_and_canonical_addresses() -> None:
+    """ICMPv6 (proto IPv6-ICMP): type/code, no ports; Suricata's uncompressed IPv6 text becomes RFC 5952's form."""
     table, _ = read("suricata_eve", fixture("suricata_eve", "decode-teredo-01.eve.json"))
     (icmp,) = [r for r in table.to_pylist() if r["protocol"] == "icmpv6"]
     assert (icmp["icmp_type"], icmp["icmp_code"], icmp["src_port"], icmp["ip_proto"]) == (128, 0, None, 58)
-    assert icmp["dst_addr"] == "2001:4860:0000:2001:0000:0000:0000:0068"
+    assert icmp["dst_addr"] == "2001:4860:0:2001::68"
 
 
 def test_midstream_tcp_is_inferred() -> None:

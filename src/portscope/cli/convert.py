@@ -59,6 +59,18 @@ def add_parser(commands: Any) -> None:
         metavar="FLOW=COLUMN",
         help="with --format csv_mapped: which input column fills a flow column",
     )
+    parser.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="IANA zone of timestamps written without one (RFC 3164 syslog, nfdump); default UTC",
+    )
+    parser.add_argument("--year", type=int, metavar="YEAR", help="year of RFC 3164 syslog lines (they carry none)")
+    parser.add_argument(
+        "--link-header-bytes",
+        type=int,
+        metavar="N",
+        help="Suricata counts frame bytes: subtract N per packet (14 for Ethernet) to fill IP byte counts",
+    )
     parser.add_argument("--batch-size", type=int, default=65536, metavar="N", help="rows per batch (memory bound)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary of the run on stdout (with -o FILE)")
     parser.set_defaults(run=run)
@@ -102,10 +114,19 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         options: dict[str, Any] = {"map": _mapping(args.map)} if args.map else {}
+        if args.timezone:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(args.timezone)  # an unknown zone is a usage error here, not a failure mid-file
+            options["timezone"] = args.timezone
+        for key in ("year", "link_header_bytes"):
+            if getattr(args, key) is not None:
+                options[key] = getattr(args, key)
         if args.source_format is not None:
             source(args.source_format)
-    except (ValueError, PortscopeError) as exc:
-        print(f"portscope convert: {exc}", file=sys.stderr)
+    except (ValueError, KeyError, PortscopeError) as exc:
+        detail = f"--timezone: unknown zone {args.timezone!r}" if isinstance(exc, KeyError) else str(exc)
+        print(f"portscope convert: {detail}", file=sys.stderr)
         return 2
     stats = ParseStats(strict=args.strict)
     progress = sys.stderr.isatty()

@@ -6,7 +6,6 @@ SOURCE notes, READMEs and expected outputs (``*.expected.*``, ``*.test.yaml``) a
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -20,17 +19,27 @@ _NOT_INPUTS = ("SOURCE", "README")
 
 
 def _sources() -> dict[str, ModuleType]:
-    present = [n for n in SOURCE_NAMES if importlib.util.find_spec(f"portscope.sources.{n}") is not None]
-    return {name: source(name) for name in present}
+    return {name: source(name) for name in SOURCE_NAMES}
 
 
-def _fixtures() -> list[tuple[str, Path]]:
+def _owner(folder: str, path: Path) -> str | None:
+    """The source a fixture belongs to: its folder's, or in zeek/ (Zeek's test pcaps) by what the file is."""
+    if folder == "zeek":
+        if path.suffix in (".pcap", ".pcapng"):
+            return "pcap"
+        return "zeek_conn" if path.name.endswith(".conn.log") else None
+    name = folder.replace("-", "_")
+    return name if name in SOURCE_NAMES else None
+
+
+def fixtures() -> list[tuple[str, Path]]:
+    """Every (source, input file) pair under tests/data."""
     found = []
     for folder in sorted(p for p in DATA.iterdir() if p.is_dir()):
-        name = folder.name.replace("-", "_")
-        if name not in SOURCE_NAMES:
-            continue
         for path in sorted(folder.rglob("*")):
+            name = _owner(folder.name, path)
+            if name is None:
+                continue
             if (
                 path.is_file()
                 and not path.name.startswith(_NOT_INPUTS)
@@ -42,7 +51,7 @@ def _fixtures() -> list[tuple[str, Path]]:
 
 
 SOURCES = _sources()
-FIXTURES = [(name, path) for name, path in _fixtures() if name in SOURCES]
+FIXTURES = fixtures()
 
 
 @pytest.mark.parametrize(("owner", "path"), FIXTURES, ids=[f"{n}:{p.name}" for n, p in FIXTURES])

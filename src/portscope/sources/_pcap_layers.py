@@ -219,6 +219,7 @@ class Decoder:
         self.pending: dict[tuple[int, ...], list[tuple[int, Packets, int, int, bool]]] = {}
         self.inner = False  # decoding a tunnel's inner packets
         self.tunnelled: list[tuple[np.ndarray, np.ndarray]] = []
+        self.not_ip = 0  # frames that carry no IP (ARP, LLDP, STP...): skipped, not bad
 
     def decode(self, chunk: RecordChunk) -> Packets:
         """The IP packets of a chunk: IPv4 ones, then IPv6 ones, then tunnelled ones (not in capture
@@ -273,6 +274,7 @@ class Decoder:
                 continue
             l3[idx] = off
             net[idx] = _NET[kind]
+            self.not_ip += int(np.count_nonzero(net[idx] == 0))
         return l3, net
 
     def _ethernet(self, at: _Bytes, idx: np.ndarray, cap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -82,8 +82,7 @@ def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
         columns, lines = read_strings(chunk, line, header, delimiter, quoted=True, stats=split_errors, label=ctx.label)
         yield from _flows(columns, lines, mapping, ctx, split_errors)
         line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
-    if header is None:
-        raise DataError(f"{ctx.label}: no header line: csv_mapped needs the column names on the first line")
+    # An empty file (or blank lines only) is an empty table, as other sources read it: no header, no rows.
 
 
 def _mapping(value: Any) -> dict[str, str]:

@@ -119,6 +119,7 @@ def _flows(stream: BinaryIO, head: bytes, fd: int | None, ctx: ReadContext, reje
             yield from out.add(table.add(concat_packets(pending)))
             pending, count = [], 0
     pending.append(decoder.finish())
+    ctx.stats.skipped += decoder.not_ip
     yield from out.add(table.add(concat_packets(pending)))
     yield from out.add(table.finish())
     yield from out.flush()

@@ -86,6 +86,9 @@ def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
     """Rows for the connection events of an XML or JSON export; other events skipped and counted."""
     rows = RowBuilder(NAME, ctx.label, ctx.batch_size)
     first, replay = first_byte(stream)
+    if first not in (b"", b"<", b"{", b"["):
+        ctx.stats.reject(ctx.label, 1, "not an event export", f"starts with {first!r}, not XML or JSON")
+        return
     skipped = 0
     events = _xml_events(replay, ctx) if first == b"<" else _json_events(replay, first, ctx)
     for number, event in events:

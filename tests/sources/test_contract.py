@@ -1,0 +1,77 @@
+"""The contract every registered source keeps, checked over all of them and all their fixtures.
+
+A source added to SOURCE_NAMES without a module, a fixture, a description or a schema-true reader fails
+here, so no format can be half-registered.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from portscope.errors import DataError
+from portscope.sources import SOURCE_NAMES, source
+from tests.sources._flowtest import read
+from tests.sources.test_sniffers import FIXTURES
+
+# csv_mapped reads nothing without a mapping: the one its generic tests use, and each fixture's own.
+_OPTIONS: dict[str, dict[str, object]] = {"csv_mapped": {"map": {"dst_port": "dst_port"}}}
+_MAPS = {
+    "firewall-export.csv": {"src_addr": "SourceIP", "dst_addr": "DestinationIP", "dst_port": "DPort"},
+    "semicolons.csv": {"src_addr": "src", "dst_addr": "dst", "dst_port": "dport"},
+    "tabs.tsv": {"src_addr": "src", "dst_addr": "dst", "dst_port": "dport"},
+}
+# Formats whose empty file is no valid document (a capture has a file header, XML a root element).
+_EMPTY_IS_BAD = {"pcap", "nmap_xml"}
+
+
+@pytest.mark.parametrize("name", SOURCE_NAMES)
+def test_module_declares_itself(name: str) -> None:
+    module = source(name)
+    assert module.NAME == name
+    assert isinstance(module.DESCRIPTION, str) and module.DESCRIPTION.strip()
+    for head in (b"", b"\x00" * 64, b"hello world\n", "caf\u00e9 \u2603\n".encode()):
+        score = module.sniff(head, "input")
+        assert isinstance(score, int) and 0 <= score <= 100
+
+
+@pytest.mark.parametrize("name", SOURCE_NAMES)
+def test_every_source_has_a_real_fixture(name: str) -> None:
+    assert any(owner == name for owner, _ in FIXTURES), f"no fixture under tests/data for {name}"
+
+
+@pytest.mark.parametrize("name", SOURCE_NAMES)
+def test_empty_input_is_no_flows_and_no_error(name: str) -> None:
+    """No rows; where an empty file is no valid document of the format, exactly one bad record says so."""
+    table, stats = read(name, b"", options=_OPTIONS.get(name))
+    assert table.num_rows == 0
+    assert stats.bad == (1 if name in _EMPTY_IS_BAD else 0), stats.examples
+
+
+@pytest.mark.parametrize("name", SOURCE_NAMES)
+def test_binary_garbage_never_raises_but_dataerror(name: str) -> None:
+    """Lenient reading keeps going (csv_mapped may refuse the whole file: it has no header to map);
+    strict reading raises DataError, naming the input, or reads nothing bad."""
+    garbage = bytes(range(256)) * 8 + b"\n" + b"\xff\xfe\x00garbage line\n" * 5
+    if name == "csv_mapped":
+        with pytest.raises(DataError, match="^t.log: "):
+            read(name, garbage, options=_OPTIONS.get(name))
+        return
+    table, stats = read(name, garbage)
+    assert table.num_rows == stats.good
+    assert stats.bad + stats.skipped >= 1
+    try:
+        read(name, garbage, strict=True)
+    except DataError as error:
+        assert str(error).startswith("t.log"), error
+
+
+@pytest.mark.parametrize(("owner", "path"), FIXTURES, ids=[f"{n}:{p.name}" for n, p in FIXTURES])
+def test_fixture_reads_into_the_flow_schema(owner: str, path: Path) -> None:
+    """Each fixture yields schema-true batches, at least one flow, and every record is a flow or counted."""
+    options = {"map": _MAPS[path.name]} if owner == "csv_mapped" else None
+    table, stats = read(owner, path.read_bytes(), label=path.name, options=options)
+    assert table.num_rows == stats.good
+    if table.num_rows == 0:
+        assert stats.bad or stats.skipped, f"{path.name}: nothing read and nothing reported"

@@ -94,11 +94,13 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from portscope._pyarrow_alone import pyarrow_without_pandas
     from portscope.flows import flow_schema
     from portscope.render.flow_writers import FlowWriter, format_for
     from portscope.render.sanitize import for_terminal
     from portscope.sources import ParseStats, read_flows, source
 
+    pyarrow_without_pandas()
     fmt = args.to or format_for(args.output)
     if fmt is None:
         print(

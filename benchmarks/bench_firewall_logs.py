@@ -4,7 +4,7 @@ Generates N realistic lines (default 1,000,000: RFC 3164 and RFC 3339 syslog hea
 not, UFW/iptables/nftables prefixes, TCP/UDP/ICMP, IPv4 and IPv6 as nf_log_syslog.c prints them), then
 times whole processes, each under ``/usr/bin/time -f %M`` for its peak memory:
 
-- portscope: ``read_flows(format="iptables")`` streamed into a Parquet file (through ``python -c``);
+- portscope: ``portscope convert FILE --format iptables -o out.parquet`` (the command line's own code);
   also on a tenth of the lines, to show that memory stays flat as the input grows;
 - a plain Python ``re`` loop: one compiled pattern per line, every field captured;
 - DuckDB: ``read_csv`` of the lines and one ``regexp_extract`` per field, written to Parquet;
@@ -19,6 +19,7 @@ Prints lines/s, the ratio to portscope and peak memory. Run from the repository 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -86,17 +87,6 @@ def generate(path: Path, count: int, seed: int = 1) -> None:
             out.write(head + r.choice(PREFIXES) + iface + ip + l4 + "\n")
 
 
-PORTSCOPE = """
-import sys, pyarrow.parquet as pq
-from portscope.flows import flow_schema
-from portscope.sources import ParseStats, read_flows
-stats = ParseStats()
-with pq.ParquetWriter(sys.argv[2], flow_schema()) as writer:
-    for batch in read_flows([sys.argv[1]], format=sys.argv[3], stats=stats):
-        writer.write_batch(batch)
-print(stats.good, stats.bad, getattr(stats, "skipped", 0))
-"""
-
 RE_LOOP = r"""
 import re, sys
 line_re = re.compile(
@@ -141,6 +131,20 @@ print(con.execute(f"SELECT count(*) FROM '{sys.argv[2]}'").fetchone()[0], 0, 0)
 """
 
 
+def portscope(python: str, source: Path, out: Path, fmt: str) -> list[str]:
+    """The command line itself, with --json so its counts can be read back."""
+    return [python, "-m", "portscope", "convert", str(source), "--format", fmt, "-o", str(out), "--json"]
+
+
+def _said(stdout: str) -> str:
+    """What a reader printed: its last line, or for portscope's JSON report its good/bad/skipped counts."""
+    text = stdout.strip()
+    if text.startswith("{"):
+        report = json.loads(text)
+        return f"{report['good_records']} {report['bad_records']} {report['skipped_lines']}"
+    return text.splitlines()[-1] if text else ""
+
+
 def run(name: str, command: list[str], lines: int) -> tuple[str, int, float, float, str]:
     """(name, lines, seconds, peak MB, what it printed) of one whole process under /usr/bin/time."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as peak:
@@ -158,7 +162,7 @@ def run(name: str, command: list[str], lines: int) -> tuple[str, int, float, flo
         lines,
         seconds,
         int(kilobytes) / 1024,
-        done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "",
+        _said(done.stdout),
     )
 
 
@@ -192,10 +196,10 @@ def main() -> None:
         size = big.stat().st_size / 1e6
         print(f"generated {args.lines:,} lines ({size:.0f} MB) in {time.perf_counter() - started:.1f} s")
         results = [
-            run("portscope", [python, "-c", PORTSCOPE, str(big), str(work / "p.parquet"), "iptables"], args.lines),
+            run("portscope", portscope(python, big, work / "p.parquet", "iptables"), args.lines),
             run(
                 "portscope (1/10 input)",
-                [python, "-c", PORTSCOPE, str(small), str(work / "s.parquet"), "iptables"],
+                portscope(python, small, work / "s.parquet", "iptables"),
                 args.lines // 10,
             ),
             run("python re loop", [python, "-c", RE_LOOP, str(big)], args.lines),
@@ -214,7 +218,7 @@ def main() -> None:
             results.append(
                 run(
                     "portscope windows_firewall (real log)",
-                    [python, "-c", PORTSCOPE, str(WINDOWS_LOG), str(work / "w.parquet"), "windows_firewall"],
+                    portscope(python, WINDOWS_LOG, work / "w.parquet", "windows_firewall"),
                     records,
                 )
             )

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 
 import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from portscope.flows import FLOW_COLUMNS, FlowBatchBuilder, batch_from_columns, flow_schema, schema_markdown
+from portscope.flows import (
+    FLOW_COLUMNS,
+    FlowBatchBuilder,
+    batch_from_columns,
+    canonical_addresses,
+    flow_schema,
+    schema_markdown,
+)
 from tests.conftest import REPO
 
 
@@ -64,3 +75,28 @@ def test_ipv6_text_is_canonical_so_flows_join_across_tools() -> None:
     )
     assert batch.column("src_addr").to_pylist() == ["fe80::1:2:3:4", "192.0.2.1", None]
     assert batch.column("dst_addr").to_pylist() == ["10.0.0.1", "x:y", "::1"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 2**128 - 1), st.sampled_from(["compressed", "exploded", "upper"]))
+def test_canonical_form_matches_the_ipaddress_module(value: int, form: str) -> None:
+    """The C-library fast path gives exactly what Python's ipaddress gives, for any written form."""
+    address = ipaddress.IPv6Address(value)
+    text = {"compressed": address.compressed, "exploded": address.exploded, "upper": address.exploded.upper()}[form]
+    expected = str(address.ipv4_mapped) if address.ipv4_mapped is not None else address.compressed
+    assert canonical_addresses(pa.array([text])).to_pylist() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("::1.2.3.4", "::102:304"),
+        ("::ffff:0:1.2.3.4", "::ffff:0:102:304"),
+        ("fe80::1%eth0", "fe80::1"),
+        ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),
+        ("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"),
+        ("not:an:address", "not:an:address"),
+    ],
+)
+def test_canonical_edge_cases(text: str, expected: str) -> None:
+    assert canonical_addresses(pa.array([text])).to_pylist() == [expected]

@@ -29,7 +29,7 @@ _EMPTY_IS_BAD = {"pcap", "nmap_xml"}
 @pytest.mark.parametrize("name", SOURCE_NAMES)
 def test_module_declares_itself(name: str) -> None:
     module = source(name)
-    assert module.NAME == name
+    assert name == module.NAME
     assert isinstance(module.DESCRIPTION, str) and module.DESCRIPTION.strip()
     for head in (b"", b"\x00" * 64, b"hello world\n", "caf\u00e9 \u2603\n".encode()):
         score = module.sniff(head, "input")
@@ -55,7 +55,7 @@ def test_binary_garbage_never_raises_but_dataerror(name: str) -> None:
     strict reading raises DataError, naming the input, or reads nothing bad."""
     garbage = bytes(range(256)) * 8 + b"\n" + b"\xff\xfe\x00garbage line\n" * 5
     if name == "csv_mapped":
-        with pytest.raises(DataError, match="^t.log: "):
+        with pytest.raises(DataError, match=r"^t\.log: "):
             read(name, garbage, options=_OPTIONS.get(name))
         return
     table, stats = read(name, garbage)

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from portscope import __version__
+from portscope.cli import analyze as analyze_cmd
 from portscope.cli import convert as convert_cmd
 from portscope.cli import explain as explain_cmd
 from portscope.cli import live as live_cmd
@@ -47,6 +48,8 @@ examples:
   portscope explain 56744 --json    the same as a JSON document (docs/explain-json.md)
   portscope convert ufw.log* capture.pcap -o flows.parquet
                                     logs and captures into one flow table (docs/schema.md)
+  portscope analyze ufw.log --html report.html
+                                    every port explained; scans, beacons, backdoors found
 
 exit codes: 0 ok, 1 findings, 2 bad usage or input, 3 missing privilege, 130 interrupted.
 Every command takes --json. Output is plain text when piped; set NO_COLOR to never colour.
@@ -71,7 +74,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 # Sub-commands in the order --help lists them: name -> the module that builds its parser.
-_COMMANDS = {"live": live_cmd, "explain": explain_cmd, "convert": convert_cmd}
+_COMMANDS = {"live": live_cmd, "explain": explain_cmd, "convert": convert_cmd, "analyze": analyze_cmd}
 
 
 def _command_in(argv: Sequence[str]) -> str | None:

@@ -105,24 +105,33 @@ def read_flows(
     stats: ParseStats | None = None,
     batch_size: int = 65536,
     options: Mapping[str, Any] | None = None,
+    chosen: list[tuple[str, str]] | None = None,
 ) -> Iterator[Any]:
     """Stream every input as flow-schema ``pyarrow.RecordBatch`` objects, detecting each one's format.
 
     ``inputs`` are paths, globs, directories or ``-`` (stdin). ``stats`` collects the bad records
-    of all inputs. Raises DataError for an input that cannot be opened or recognised.
+    of all inputs; ``chosen``, when given, gets each input's (label, format) as it is opened.
+    Raises DataError for an input that cannot be opened or recognised.
     """
     counts = stats if stats is not None else ParseStats()
     for item in expand_inputs(inputs):
-        yield from _read_one(item, format, counts, batch_size, options or {})
+        yield from _read_one(item, format, counts, batch_size, options or {}, chosen)
 
 
 def _read_one(
-    item: InputFile, format: str | None, stats: ParseStats, batch_size: int, options: Mapping[str, Any]
+    item: InputFile,
+    format: str | None,
+    stats: ParseStats,
+    batch_size: int,
+    options: Mapping[str, Any],
+    chosen: list[tuple[str, str]] | None = None,
 ) -> Iterator[Any]:
     stream: BinaryIO
     stream, head = open_input(item)
     with stream:
         name = format or detect(head, item.label)
+        if chosen is not None:
+            chosen.append((item.label, name))
         context = ReadContext(item.label, stats, batch_size, options)
         try:
             yield from source(name).read(stream, context)

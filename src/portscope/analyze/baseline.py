@@ -1,0 +1,43 @@
+"""Ports never seen in a baseline: service ports served now that the baseline's flows never used.
+
+The baseline is a flow table (``portscope convert`` Parquet) from a known-good period, prepared
+with the same options so its ports are oriented the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portscope.analyze.findings import Detection
+from portscope.analyze.options import AnalyzeOptions
+
+__all__ = ["new_ports"]
+
+
+def new_ports(f: Any, known: Any, options: AnalyzeOptions) -> Detection:
+    """``known``: the prepared baseline flows."""
+    served = f.filter(f.server_port.notnull() & f.kind.isin(("service", "ephemeral_inbound", "denied")))
+    before = known.filter(known.server_port.notnull()).select(server_port=known.server_port, proto=known.proto)
+    new = served.anti_join(before.distinct(), ["server_port", "proto"])
+    found = new.group_by(port=new.server_port, protocol=new.proto).agg(
+        servers=new.server.nunique(),
+        dst=new.server.min(),
+        clients=new.client.nunique(),
+        src=new.client.min(),
+        flows=new.count(),
+        inbound=(new.direction == "inbound").cast("int64").sum(),
+        first_seen=new.start.min(),
+        last_seen=new.start.max(),
+    )
+    keys = ("port", "protocol")
+    members = new.mutate(port=new.server_port, protocol=new.proto).semi_join(found.select(*keys), list(keys))
+    return Detection("new_port", found, members, keys, _describe)
+
+
+def _describe(row: dict[str, Any]) -> tuple[str, str, str | None]:
+    severity = "medium" if row["inbound"] else "low"
+    title = (
+        f"port {row['port']}/{row['protocol']} is new: {row['flows']} flows to {row['servers']} servers "
+        f"from {row['clients']} clients, never in the baseline"
+    )
+    return severity, title, None

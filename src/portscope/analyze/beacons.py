@@ -1,0 +1,70 @@
+"""Beaconing: one host connecting to one destination at a steady rhythm, as implants call home.
+
+For each (client, server, port, protocol) with enough connections, the gaps between consecutive
+connection starts are taken; gaps shorter than ``beacon_min_interval`` are retries of one beacon,
+not beacons. The median gap is the period; a gap within ``beacon_tolerance`` of it is on time. A
+pair is beaconing when ``beacon_on_time_share`` of its gaps are on time: jitter inside the
+tolerance is forgiven, and so are a few missed or extra beacons (a median does not move for them).
+Medians are exact on both engines (approximate quantiles differ between DuckDB and Spark).
+NTP (123/udp) polls by design and is left out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portscope.analyze.findings import Detection
+from portscope.analyze.options import AnalyzeOptions
+
+__all__ = ["beaconing"]
+
+
+def beaconing(f: Any, options: AnalyzeOptions) -> Detection:
+    import ibis
+
+    th = options.thresholds
+    keys = ["client", "server", "server_port", "proto"]
+    calls = f.filter(f.client_is_src & f.server_port.notnull() & ~((f.server_port == 123) & (f.proto == "udp")))
+    counts = calls.group_by(keys).agg(n=calls.count())
+    busy = counts.filter(counts.n >= th.beacon_min_flows)
+    calls = calls.semi_join(busy.select(*keys), keys)
+    window = ibis.window(group_by=keys, order_by=[calls.t, calls.file, calls.line])
+    gaps = calls.mutate(gap=(calls.t - calls.t.lag().over(window)).cast("float64") / 1_000_000)
+    gaps = gaps.filter(gaps.gap.notnull() & (gaps.gap >= th.beacon_min_interval))
+    period = gaps.group_by(keys).agg(gaps=gaps.count(), period=gaps.gap.median())
+    period = period.filter(period.gaps >= th.beacon_min_flows - 1)
+    timed = gaps.inner_join(period, keys)
+    on_time = (timed.gap - timed.period).abs() <= timed.period * th.beacon_tolerance
+    g = timed.group_by(keys).agg(
+        gaps=timed.gaps.max(),
+        period_s=timed.period.max(),
+        on_time=on_time.cast("int64").sum(),
+        mean_on_time=timed.gap.mean(where=on_time),
+        std_on_time=timed.gap.std(where=on_time, how="pop"),
+        first_seen=timed.start.min(),
+        last_seen=timed.start.max(),
+    )
+    found = g.filter(g.on_time >= g.gaps * th.beacon_on_time_share)
+    found = found.mutate(
+        src=found.client,
+        dst=found.server,
+        port=found.server_port,
+        protocol=found.proto,
+        flows=found.gaps + 1,
+        jitter=(found.std_on_time / found.mean_on_time).fill_null(0.0),
+    ).drop("client", "server", "server_port", "proto", "std_on_time", "mean_on_time")
+    id_keys = ("src", "dst", "port", "protocol")
+    members = calls.mutate(src=calls.client, dst=calls.server, port=calls.server_port, protocol=calls.proto)
+    members = members.semi_join(found.select(*id_keys), list(id_keys))
+    return Detection("beaconing", found, members, id_keys, _describe)
+
+
+def _describe(row: dict[str, Any]) -> tuple[str, str, str | None]:
+    period = float(row["period_s"])
+    every = f"{period / 60:.1f} min" if period >= 120 else f"{period:.0f} s"
+    jitter = float(row["jitter"] or 0.0)
+    title = (
+        f"{row['src']} calls {row['dst']}:{row['port']}/{row['protocol']} every {every} "
+        f"({row['flows']} connections, jitter {jitter:.0%}): beaconing"
+    )
+    return "medium", title, "T1071"

@@ -1,0 +1,178 @@
+"""Connect to an engine and load the inputs as one flow table.
+
+DuckDB runs in this process. Spark runs in local mode (``--engine spark``) or on a cluster
+(``--spark-master spark://host:7077``, ``yarn``, ``k8s://...``); Ibis compiles the same analyses for
+both. Parquet written by ``portscope convert`` is read by the engine itself, straight from its files
+(a cluster reads them from shared storage: give ``hdfs://`` or ``s3a://`` paths); every other format
+is read by portscope's own readers into a temporary Parquet file first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from portscope.errors import DataError, UsageError
+
+__all__ = ["EngineInputs", "InputSummary", "connect", "load_inputs"]
+
+_PARQUET_MAGIC = b"PAR1"
+
+
+@dataclass
+class InputSummary:
+    """What one input gave: rows, and for formats portscope parsed, the bad records and skipped lines."""
+
+    path: str
+    format: str
+    flows: int = 0
+    bad_records: int = 0
+    skipped_lines: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "flows": self.flows,
+            "bad_records": self.bad_records,
+            "skipped_lines": self.skipped_lines,
+        }
+
+
+@dataclass
+class EngineInputs:
+    """The flow table as an Ibis expression on the engine, and what each input contributed."""
+
+    table: Any
+    inputs: list[InputSummary]
+
+
+def connect(engine: str, spark_master: str | None = None) -> Any:
+    """An Ibis backend. Spark is started in UTC with its web UI off; an unreachable master is a
+    one-line error (UsageError), found by a TCP connect before Spark retries for minutes."""
+    import ibis
+
+    if engine == "duckdb":
+        return ibis.duckdb.connect()
+    if engine != "spark":
+        raise UsageError(f"unknown engine {engine!r}: use duckdb or spark")
+    master = spark_master or "local[2]"
+    _check_master(master)
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as error:
+        raise UsageError("--engine spark needs pyspark: pip install 'portscope[spark]'") from error
+    session = (
+        SparkSession.builder.master(master)
+        .appName("portscope analyze")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", os.environ.get("PORTSCOPE_SPARK_PARTITIONS", "8"))
+        .config("spark.driver.memory", os.environ.get("PORTSCOPE_SPARK_DRIVER_MEMORY", "4g"))
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return ibis.pyspark.connect(session)
+
+
+def _check_master(master: str) -> None:
+    """Fail fast, in one line, when a spark:// master does not answer."""
+    if not master.startswith("spark://"):
+        return
+    for part in master[len("spark://") :].split(","):
+        where = urlsplit(f"spark://{part}")
+        host, port = where.hostname, where.port or 7077
+        if host is None:
+            raise UsageError(f"--spark-master {master!r}: no host in it")
+        try:
+            with socket.create_connection((host, port), timeout=5):
+                return
+        except OSError as error:
+            last = f"{host}:{port}: {error.strerror or error}"
+    raise UsageError(f"cannot reach the Spark master {master} ({last})")
+
+
+def _is_parquet(path: str) -> bool:
+    if "://" in path:
+        return path.endswith((".parquet", "/"))
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == _PARQUET_MAGIC
+    except IsADirectoryError:
+        return any(name.endswith(".parquet") for name in os.listdir(path))
+    except OSError as error:
+        raise DataError(f"{path}: cannot read: {error.strerror or error}") from error
+
+
+@contextlib.contextmanager
+def load_inputs(
+    con: Any,
+    paths: Sequence[str],
+    *,
+    format: str | None = None,
+    options: dict[str, Any] | None = None,
+    workdir: str | None = None,
+) -> Iterator[EngineInputs]:
+    """The inputs as one Ibis table in the flow schema; temporary files live as long as the block."""
+    from portscope.flows import flow_schema
+
+    names = flow_schema().names
+    summaries: list[InputSummary] = []
+    parts: list[Any] = []
+    with tempfile.TemporaryDirectory(prefix="portscope-analyze-", dir=workdir) as scratch:
+        parsed: list[str] = []
+        for path in paths:
+            if format in (None, "parquet") and path != "-" and _is_parquet(path):
+                table = con.read_parquet(path)
+                missing = [name for name in names if name not in table.columns]
+                if missing:
+                    raise DataError(
+                        f"{path}: not a portscope flow table (no {', '.join(missing[:3])}...): "
+                        "write one with portscope convert"
+                    )
+                parts.append(table.select(*names))
+                summaries.append(InputSummary(path, "parquet"))
+            else:
+                parsed.append(path)
+        if parsed:
+            out = os.path.join(scratch, "flows.parquet")
+            summaries.extend(_convert(parsed, out, format, options or {}))
+            parts.append(con.read_parquet(out).select(*names))
+        table = parts[0]
+        for part in parts[1:]:
+            table = table.union(part)
+        yield EngineInputs(table, summaries)
+
+
+def _convert(paths: list[str], out: str, format: str | None, options: dict[str, Any]) -> list[InputSummary]:
+    """Other formats through portscope's readers into one Parquet file, counting per input."""
+    import pyarrow.parquet as pq
+
+    from portscope.flows import flow_schema
+    from portscope.sources import ParseStats, read_flows
+
+    summaries: list[InputSummary] = []
+    with pq.ParquetWriter(out, flow_schema(), compression="zstd") as writer:
+        for path in paths:
+            stats = ParseStats()
+            formats: list[tuple[str, str]] = []
+            for batch in read_flows([path], format=format, stats=stats, options=options, chosen=formats):
+                writer.write_batch(batch)
+            summaries.append(
+                InputSummary(
+                    path,
+                    ",".join(sorted({name for _, name in formats})) or (format or "unknown"),
+                    stats.good,
+                    stats.bad,
+                    stats.skipped,
+                    list(stats.examples),
+                )
+            )
+    return summaries

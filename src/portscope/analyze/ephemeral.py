@@ -1,0 +1,111 @@
+"""Traffic that lands on ephemeral ports and is not a reply: the cases worth a person's look.
+
+- Unsolicited inbound: a connection attempt (a lone SYN, Zeek history ``S`` without ``h``) to a port
+  in the client pool, from a port that is no service. Replies from service ports were told apart
+  in prepare (late replies), and so never count here.
+- A listener on an ephemeral port: such an attempt that was answered (the handshake completed).
+  The OS may hand that port to an outgoing connection first, and backdoors like high ports.
+- Ephemeral to ephemeral: an established connection between two pool ports (peer-to-peer, tunnels,
+  backdoors).
+FTP data connections (a client reaching a server's PASV port after a control connection to 21
+between the same two hosts) are expected and are left out, as are RPC's dynamic ports after 111/135.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portscope.analyze.findings import Detection
+from portscope.analyze.options import AnalyzeOptions
+
+__all__ = ["ephemeral_listeners", "ephemeral_peers", "unsolicited_inbound"]
+
+_CONTROL_PORTS = (21, 111, 135)  # FTP, ONC RPC portmapper, MS RPC endpoint mapper: they hand out high ports
+
+
+def _without_negotiated(f: Any, rows: Any) -> Any:
+    """``rows`` minus flows between two hosts that also had an FTP/RPC control connection."""
+    control = f.filter(f.server_port.isin(_CONTROL_PORTS))
+    pairs = control.select(client=control.client, server=control.server).distinct()
+    return rows.anti_join(pairs, ["client", "server"])
+
+
+def unsolicited_inbound(f: Any, options: AnalyzeOptions) -> Detection:
+    rows = f.filter((f.kind == "ephemeral_inbound") & f.attempt & ~f.established & f.client_is_src)
+    rows = _without_negotiated(f, rows)
+    found = rows.group_by(src=rows.client, dst=rows.server, protocol=rows.proto).agg(
+        port=rows.server_port.min(),
+        ports=rows.server_port.nunique(),
+        flows=rows.count(),
+        allowed=(rows.action == "allow").cast("int64").sum(),
+        first_seen=rows.start.min(),
+        last_seen=rows.start.max(),
+    )
+    keys = ("src", "dst", "protocol")
+    members = rows.mutate(src=rows.client, dst=rows.server, protocol=rows.proto)
+    members = members.semi_join(found.select(*keys), list(keys))
+    return Detection("unsolicited_inbound_ephemeral", found, members, keys, _describe_unsolicited)
+
+
+def _describe_unsolicited(row: dict[str, Any]) -> tuple[str, str, str | None]:
+    severity = "medium" if row["allowed"] else "low"
+    ports = f"port {row['port']}" if row["ports"] == 1 else f"{row['ports']} ephemeral ports from {row['port']}"
+    what = "let through" if row["allowed"] else "blocked"
+    title = (
+        f"{row['src']} opened connections to {row['dst']} {ports}/{row['protocol']} in the ephemeral range "
+        f"({row['flows']} attempts, {what}): no reply, a probe or a peer"
+    )
+    return severity, title, None
+
+
+def ephemeral_listeners(f: Any, options: AnalyzeOptions) -> Detection:
+    rows = f.filter(
+        (f.kind == "ephemeral_inbound") & f.established & (f.orientation == "observed") & (f.client_class != "service")
+    )
+    rows = _without_negotiated(f, rows)
+    found = rows.group_by(dst=rows.server, port=rows.server_port, protocol=rows.proto).agg(
+        clients=rows.client.nunique(),
+        src=rows.client.min(),
+        flows=rows.count(),
+        bytes=rows.bytes.sum(),
+        first_seen=rows.start.min(),
+        last_seen=rows.start.max(),
+    )
+    keys = ("dst", "port", "protocol")
+    members = rows.mutate(dst=rows.server, port=rows.server_port, protocol=rows.proto)
+    members = members.semi_join(found.select(*keys), list(keys))
+    return Detection("ephemeral_listener", found, members, keys, _describe_listener)
+
+
+def _describe_listener(row: dict[str, Any]) -> tuple[str, str, str | None]:
+    title = (
+        f"{row['dst']} accepted {row['flows']} connections on ephemeral port {row['port']}/{row['protocol']} "
+        f"from {row['clients']} clients: a listener where the OS hands out client ports"
+    )
+    return "medium", title, "T1571"
+
+
+def ephemeral_peers(f: Any, options: AnalyzeOptions) -> Detection:
+    rows = f.filter((f.kind == "ephemeral_peer") & (f.established | (f.action == "allow")))
+    rows = _without_negotiated(f, rows)
+    g = rows.group_by(src=rows.client, dst=rows.server, protocol=rows.proto).agg(
+        flows=rows.count(),
+        ports=rows.server_port.nunique(),
+        port=rows.server_port.min(),
+        bytes=rows.bytes.sum(),
+        first_seen=rows.start.min(),
+        last_seen=rows.start.max(),
+    )
+    found = g.filter(g.flows >= options.thresholds.ephemeral_peer_flows)
+    keys = ("src", "dst", "protocol")
+    members = rows.mutate(src=rows.client, dst=rows.server, protocol=rows.proto)
+    members = members.semi_join(found.select(*keys), list(keys))
+    return Detection("ephemeral_to_ephemeral", found, members, keys, _describe_peer)
+
+
+def _describe_peer(row: dict[str, Any]) -> tuple[str, str, str | None]:
+    title = (
+        f"{row['src']} and {row['dst']} talked between ephemeral ports ({row['flows']} flows, "
+        f"{row['bytes']} bytes, {row['protocol']}): peer-to-peer, a tunnel or a backdoor"
+    )
+    return "low", title, "T1571"

@@ -1,0 +1,60 @@
+"""Ephemeral-port exhaustion risk: one source address holding too many ports towards one ip:port.
+
+A client port can be reused for the same destination only after the previous connection's
+TIME_WAIT (60 s on Linux): the distinct client ports one source uses towards one destination
+within ``exhaustion_window`` approach the pool size when connections churn. When they pass
+``exhaustion_share`` of the pool in use (``--os``'s ephemeral range; behind NAT the translator's:
+Linux SNAT 1024-65535, an AWS NAT gateway 55,000 per destination), new connections start failing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portscope.analyze.findings import Detection
+from portscope.analyze.options import AnalyzeOptions
+
+__all__ = ["exhaustion"]
+
+
+def exhaustion(f: Any, options: AnalyzeOptions) -> Detection:
+    th = options.thresholds
+    size = int(th.exhaustion_window * 1_000_000)
+    rows = f.filter(f.client_is_src & f.server_port.notnull() & f.client_port.notnull())
+    rows = rows.mutate(window=rows.t // size)
+    keys = ["client", "server", "server_port", "proto"]
+    per_window = rows.group_by([*keys, "window"]).agg(ports=rows.client_port.nunique())
+    peak = per_window.group_by(keys).agg(peak_ports=per_window.ports.max())
+    risky = peak.filter(peak.peak_ports >= int(options.pool_size * th.exhaustion_share))
+    hit = rows.semi_join(risky.select(*keys), keys)
+    totals = hit.group_by(keys).agg(
+        flows=hit.count(),
+        client_ports=hit.client_port.nunique(),
+        first_seen=hit.start.min(),
+        last_seen=hit.start.max(),
+    )
+    found = totals.inner_join(risky, keys)
+    found = found.mutate(
+        src=found.client,
+        dst=found.server,
+        port=found.server_port,
+        protocol=found.proto,
+        pool=options.pool_size,
+        share=(found.peak_ports / options.pool_size).cast("float64"),
+    ).drop(*keys)
+    id_keys = ("src", "dst", "port", "protocol")
+    members = hit.mutate(src=hit.client, dst=hit.server, port=hit.server_port, protocol=hit.proto)
+    return Detection("ephemeral_exhaustion", found, members, id_keys, _describe(th.exhaustion_window))
+
+
+def _describe(window: float) -> Any:
+    def describe(row: dict[str, Any]) -> tuple[str, str, str | None]:
+        share = float(row["share"])
+        severity = "high" if share >= 0.8 else "medium"
+        title = (
+            f"{row['src']} used {row['peak_ports']} ports towards {row['dst']}:{row['port']}/{row['protocol']} "
+            f"within {window:.0f} s: {share:.0%} of a {row['pool']}-port pool (exhaustion risk)"
+        )
+        return severity, title, None
+
+    return describe

@@ -1,0 +1,157 @@
+"""Findings: what a detection hands over, how each gets its evidence, and their order in a report.
+
+A detection is two Ibis expressions: ``findings`` (one row per finding, with the columns in
+:data:`FINDING_COLUMNS` and its own metric columns) and ``members`` (the flows behind them, with
+the same key columns). The engine computes a string key for both, and one query then fetches the
+first ``N`` flows of every finding, earliest first, with their file and line: the evidence.
+Severity and title are worded here, in Python, from the few rows a detection returns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from portscope.analyze.options import SEVERITIES
+
+__all__ = ["FINDING_COLUMNS", "MITRE", "Detection", "collect_findings", "iso"]
+
+FINDING_COLUMNS = ("src", "dst", "port", "protocol", "first_seen", "last_seen", "flows")
+EVIDENCE_COLUMNS = ("start", "src", "sport", "dst", "dport", "proto", "action", "flags", "file", "line")
+
+MITRE = {
+    "T1046": "Network Service Discovery",
+    "T1595.001": "Active Scanning: Scanning IP Blocks",
+    "T1571": "Non-Standard Port",
+    "T1071": "Application Layer Protocol",
+    "T1110": "Brute Force",
+}
+
+# (severity, title, MITRE technique id or None) from one finding's row.
+Describe = Callable[[dict[str, Any]], tuple[str, str, str | None]]
+
+
+@dataclass
+class Detection:
+    """One detection's findings and member flows, keyed by ``keys`` (columns present in both)."""
+
+    kind: str
+    findings: Any
+    members: Any
+    keys: tuple[str, ...]
+    describe: Describe
+
+
+def _key(table: Any, kind: str, keys: tuple[str, ...]) -> Any:
+    import ibis
+
+    parts: list[Any] = [ibis.literal(kind)]
+    for name in keys:
+        parts.append(ibis.literal("|"))
+        parts.append(table[name].cast("string").fill_null(""))
+    key = parts[0]
+    for part in parts[1:]:
+        key = key + part
+    return key
+
+
+def iso(value: Any) -> str | None:
+    """ISO 8601 UTC with microseconds and a Z; Spark hands back naive datetimes that are UTC."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        text: str = value.isoformat(timespec="microseconds") + "Z"
+        return text
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return iso(value)
+    if isinstance(value, float):
+        return round(value, 3)
+    return value
+
+
+def collect_findings(con: Any, detections: list[Detection], evidence: int) -> list[dict[str, Any]]:
+    """Run every detection, fetch the evidence in one query, and return the findings, ordered."""
+    import ibis
+
+    rows: list[dict[str, Any]] = []
+    members = []
+    for detection in detections:
+        found = detection.findings.mutate(fkey=_key(detection.findings, detection.kind, detection.keys))
+        result = con.to_pyarrow(found).to_pylist()
+        if not result:
+            continue
+        for row in result:
+            severity, title, technique = detection.describe(row)
+            finding: dict[str, Any] = {
+                "kind": detection.kind,
+                "severity": severity,
+                "title": title,
+                "mitre": None if technique is None else {"id": technique, "name": MITRE[technique]},
+            }
+            for name in FINDING_COLUMNS:
+                finding[name] = _plain(row.get(name))
+            finding["metrics"] = {
+                k: _plain(v) for k, v in row.items() if k not in FINDING_COLUMNS and k != "fkey" and k not in ("kind",)
+            }
+            finding["fkey"] = row["fkey"]
+            rows.append(finding)
+        m = detection.members
+        members.append(
+            m.select(fkey=_key(m, detection.kind, detection.keys), **{c: m[c] for c in (*EVIDENCE_COLUMNS, "t")})
+        )
+    samples: dict[str, list[dict[str, Any]]] = {}
+    if members:
+        union = members[0]
+        for more in members[1:]:
+            union = union.union(more)
+        wanted = union.mutate(
+            rank=ibis.row_number().over(ibis.window(group_by="fkey", order_by=["t", "file", "line", "sport", "dport"]))
+        )
+        picked = wanted.filter(wanted.rank < evidence).drop("rank", "t")
+        for flow in con.to_pyarrow(picked).to_pylist():
+            key = flow.pop("fkey")
+            samples.setdefault(key, []).append(_evidence_row(flow))
+    order = {name: index for index, name in enumerate(reversed(SEVERITIES))}
+    rows.sort(
+        key=lambda r: (
+            order[r["severity"]],
+            r["first_seen"] or "",
+            r["kind"],
+            r["src"] or "",
+            r["dst"] or "",
+            r["port"] if r["port"] is not None else -1,
+            r["protocol"] or "",
+        )
+    )
+    for number, finding in enumerate(rows, 1):
+        key = finding.pop("fkey")
+        flows = samples.get(key, [])
+        flows.sort(
+            key=lambda e: (e["start"] or "", e["file"] or "", e["line"] or 0, e["src_port"] or 0, e["dst_port"] or 0)
+        )
+        finding["evidence"] = {"flows": finding["flows"], "sample": flows[:evidence]}
+        finding["id"] = f"F{number}"
+    return [{"id": f.pop("id"), **f} for f in rows]
+
+
+def _evidence_row(flow: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "start": iso(flow["start"]),
+        "src": flow["src"],
+        "src_port": flow["sport"],
+        "dst": flow["dst"],
+        "dst_port": flow["dport"],
+        "protocol": flow["proto"],
+        "action": flow["action"],
+        "tcp_flags": flow["flags"],
+        "file": flow["file"],
+        "line": flow["line"],
+    }

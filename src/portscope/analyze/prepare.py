@@ -1,0 +1,182 @@
+"""Every flow's sides and class: who is the client, which port is the service, why the row exists.
+
+Direction first. A row of a firewall log or a flow log is one packet or one direction, not one
+connection: the server's reply to a client's ephemeral port is a row of its own (AWS VPC flow logs
+record both halves; a firewall logs the late ACK it dropped after conntrack forgot the connection).
+Naive rules flag every such row as "traffic to a high port". Here each row first gets its client
+side: observed where the source says who opened the flow (a SYN, Zeek's originator), else inferred
+from the ports (a service port against an ephemeral one), and marked so; only then is it judged.
+
+Port classes, for one side's port:
+- ``service``: a system port (0-1023) or one of the well-known services that live higher up
+  (:data:`HIGH_SERVICE_PORTS`);
+- ``ephemeral``: inside the client port pool in use (``--os``: Linux 32768-60999, Windows 49152-65535;
+  by default both, 32768-65535);
+- ``other``: the rest of the user range (1024 up to the pool).
+
+Every expression here is Ibis, so DuckDB and Spark compute the same columns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portscope.analyze.options import AnalyzeOptions
+
+__all__ = ["HIGH_SERVICE_PORTS", "PRIVATE_ADDRESS", "prepare"]
+
+# Services commonly found above 1023, in the user range and even inside ephemeral pools. A client
+# never picks these on purpose, and a flow to one is a flow to that service (nmap-services' most
+# frequent high ports, plus VPNs and media that people meet in logs).
+HIGH_SERVICE_PORTS = (
+    1080, 1194, 1433, 1434, 1521, 1701, 1723, 1812, 1813, 1883, 1900, 2049, 2082, 2083, 2181, 2375, 2376,
+    2379, 2380, 3128, 3268, 3269, 3306, 3389, 3478, 3690, 4369, 4443, 4500, 4789, 5000, 5001, 5060, 5061,
+    5222, 5223, 5228, 5353, 5355, 5432, 5601, 5671, 5672, 5900, 5938, 5985, 5986, 6379, 6443, 6514, 6881,
+    7000, 7001, 8000, 8008, 8009, 8080, 8081, 8088, 8443, 8888, 9000, 9042, 9090, 9092, 9093, 9100, 9200,
+    9300, 9418, 9443, 10250, 11211, 15672, 19302, 25565, 27017, 32400, 51820, 64738,
+)  # fmt: skip
+
+# RFC 1918, loopback, link-local, CGNAT (RFC 6598) and IPv6 ULA/link-local/loopback, as canonical text.
+PRIVATE_ADDRESS = (
+    r"^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|127\.|169\.254\.|100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.|"
+    r"f[cd][0-9a-f]{0,2}:|fe[89ab][0-9a-f]:|::1$)"
+)
+
+# Zeek states where the responder never completed a handshake: the attempt failed.
+FAILED_STATES = ("S0", "REJ", "RSTOS0", "RSTRH", "SH", "SHR")
+# Zeek states of an established connection.
+ESTABLISHED_STATES = ("SF", "S1", "S2", "S3", "RSTO", "RSTR")
+
+
+def port_class(port: Any, options: AnalyzeOptions) -> Any:
+    """``service``, ``ephemeral``, ``other``, or ``none`` (no port: ICMP and other protocols)."""
+    import ibis
+
+    low, high = options.ephemeral
+    return ibis.cases(
+        (port.isnull(), "none"),
+        ((port < 1024) | port.isin(HIGH_SERVICE_PORTS), "service"),
+        (port.between(low, high), "ephemeral"),
+        else_="other",
+    )
+
+
+def prepare(flows: Any, options: AnalyzeOptions) -> Any:
+    """The flow table with the columns every analysis reads (see the module docstring)."""
+    import ibis
+
+    f = flows
+    proto = f.protocol.cast("string").lower().fill_null(f.ip_proto.cast("string"))
+    t = f.select(
+        start=f.start,
+        t=f.start.delta(ibis.timestamp("1970-01-01 00:00:00"), unit="microsecond").cast("int64"),
+        observer=f.observer,
+        proto=proto,
+        src=f.src_addr,
+        sport=f.src_port.cast("int32"),
+        dst=f.dst_addr,
+        dport=f.dst_port.cast("int32"),
+        action=f.action.cast("string").fill_null("unknown"),
+        said_direction=f.direction.cast("string"),
+        initiator=f.initiator.cast("string"),
+        flags=f.tcp_flags.upper(),
+        state=f.conn_state.cast("string"),
+        history=f.history,
+        app=f.service.cast("string").lower(),
+        packets=f.packets_out.cast("int64").fill_null(0) + f.packets_in.cast("int64").fill_null(0),
+        bytes=f.bytes_out.cast("int64").fill_null(0) + f.bytes_in.cast("int64").fill_null(0),
+        file=f.evidence_file.cast("string"),
+        line=f.evidence_line.cast("int64"),
+    )
+    t = t.filter(t.src.notnull() & t.dst.notnull())
+    t = t.mutate(s_class=port_class(t.sport, options), d_class=port_class(t.dport, options))
+    t = _orient(t)
+    return _judge(t)
+
+
+def _orient(t: Any) -> Any:
+    """client/server sides: observed when the source says who opened the flow, else from the ports."""
+    import ibis
+
+    s, d = t.s_class, t.d_class
+    by_ports = ibis.cases(
+        ((d == "service") & (s != "service"), True),
+        ((s == "service") & (d != "service"), False),
+        ((s == "service") & (d == "service"), t.sport >= t.dport),  # two services: the lower port serves
+        ((s == "ephemeral") & (d == "other"), True),
+        ((d == "ephemeral") & (s == "other"), False),
+        ((s == "other") & (d == "other"), t.sport > t.dport),
+        else_=ibis.null("boolean"),
+    )
+    observed = t.initiator == "observed"
+    client_is_src = ibis.cases((observed, True), else_=by_ports)
+    orientation = ibis.cases(
+        (observed, "observed"),
+        (by_ports.notnull(), "inferred"),
+        else_="unknown",
+    )
+    t = t.mutate(client_is_src=client_is_src.fill_null(True), orientation=orientation)
+    c = t.client_is_src
+    t = t.mutate(
+        client=ibis.ifelse(c, t.src, t.dst),
+        client_port=ibis.ifelse(c, t.sport, t.dport),
+        client_class=ibis.ifelse(c, t.s_class, t.d_class),
+        server=ibis.ifelse(c, t.dst, t.src),
+        server_port=ibis.ifelse(c, t.dport, t.sport),
+        server_class=ibis.ifelse(c, t.d_class, t.s_class),
+    )
+    client_private = t.client.re_search(PRIVATE_ADDRESS)
+    server_private = t.server.re_search(PRIVATE_ADDRESS)
+    derived = ibis.cases(
+        (client_private & ~server_private, "outbound"),
+        (~client_private & server_private, "inbound"),
+        (client_private & server_private, "internal"),
+        else_="external",
+    )
+    return t.mutate(direction=t.said_direction.fill_null(derived))
+
+
+def _judge(t: Any) -> Any:
+    """Per-flow facts the detections share, and the flow's class for the timeline and 'explained'.
+
+    A late reply: a denied TCP packet with ACK, FIN or RST (not a lone SYN) from a service port to an
+    ephemeral or user port: the firewall's connection tracking had forgotten the connection (timed
+    out, or the host's state was flushed) when the server's last packets came. Denied UDP from 53,
+    123, 443 (QUIC), 1900 (SSDP answers to a multicast M-SEARCH) or 5353 to a client port is the same
+    story. Return traffic: an allowed row whose inferred client is its destination, as flow logs
+    write the server's half of every connection.
+    """
+    import ibis
+
+    flags = t.flags.fill_null("")
+    syn = flags.contains("SYN")
+    ack = flags.contains("ACK")
+    syn_only = syn & ~ack
+    replyish = (flags != "") & ~syn_only
+    history = t.history.fill_null("")
+    state = t.state.fill_null("")
+    attempt = syn_only | (history.startswith("S") & ~history.contains("h") & ~history.contains("H"))
+    failed = (t.action == "deny") | state.isin(FAILED_STATES)
+    established = state.isin(ESTABLISHED_STATES) | history.contains("h") | history.contains("H")
+    reply_direction = ~t.client_is_src & (t.orientation == "inferred")
+    udp_reply_port = t.sport.isin((53, 123, 443, 1900, 5353, 3478, 500, 4500))
+    late_tcp = (t.proto == "tcp") & replyish & (t.s_class == "service") & t.d_class.isin(("ephemeral", "other"))
+    late_udp = (t.proto == "udp") & udp_reply_port & t.d_class.isin(("ephemeral", "other"))
+    late = (t.action == "deny") & reply_direction & (late_tcp | late_udp)
+    kind = ibis.cases(
+        (t.s_class == "none", "no_ports"),
+        (late & (t.proto == "tcp"), "late_reply"),
+        (late, "late_udp_reply"),
+        (reply_direction & (t.action != "deny"), "return_traffic"),
+        ((t.client_class == "ephemeral") & (t.server_class == "ephemeral"), "ephemeral_peer"),
+        ((t.server_class == "ephemeral") & (t.client_class != "service"), "ephemeral_inbound"),
+        (t.action == "deny", "denied"),
+        else_="service",
+    )
+    return t.mutate(
+        syn_only=syn_only,
+        attempt=attempt,
+        failed=failed,
+        established=established,
+        kind=kind,
+    )

@@ -1,0 +1,262 @@
+"""Run every analysis on the prepared flows and assemble the report (docs/analyze-json.md)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from portscope.analyze import overview
+from portscope.analyze.engine import InputSummary, connect, load_inputs
+from portscope.analyze.findings import Detection, collect_findings, iso
+from portscope.analyze.options import SEVERITIES, AnalyzeOptions
+from portscope.analyze.prepare import prepare
+
+__all__ = ["SCHEMA", "analyze", "build_report"]
+
+SCHEMA = "portscope.analyze/1"
+
+_EXPLAINED_TEXT = {
+    "late_reply": (
+        "TCP ACK/FIN/RST from a service port to a client's ephemeral port, denied: a late reply that "
+        "arrived after the firewall's connection tracking forgot the connection (timeout or flush). Harmless."
+    ),
+    "late_udp_reply": (
+        "UDP from a service port (DNS 53, NTP 123, QUIC 443, SSDP 1900, mDNS 5353...) to a client port, "
+        "denied: an answer that came after the firewall stopped expecting it, or SSDP answering a "
+        "multicast search. Harmless."
+    ),
+    "return_traffic": (
+        "The server's half of a connection, recorded as a flow of its own (flow logs record each "
+        "direction): its destination port is the client's ephemeral port. Not a connection to that port."
+    ),
+}
+
+
+def analyze(paths: Sequence[str], options: AnalyzeOptions, *, format: str | None = None) -> dict[str, Any]:
+    """The whole report for ``paths`` (files, globs, directories, Parquet flow tables)."""
+    con = connect(options.engine, options.spark_master)
+    try:
+        with load_inputs(con, paths, format=format) as loaded:
+            baseline_ctx = load_inputs(con, [options.baseline], format="parquet") if options.baseline else None
+            if baseline_ctx is None:
+                return build_report(con, loaded.table, loaded.inputs, options)
+            with baseline_ctx as known:
+                return build_report(con, loaded.table, loaded.inputs, options, known.table)
+    finally:
+        _disconnect(con)
+
+
+def _disconnect(con: Any) -> None:
+    with contextlib.suppress(Exception):  # closing is best effort; the report is already made
+        con.disconnect()
+
+
+def build_report(
+    con: Any, flows: Any, inputs: list[InputSummary], options: AnalyzeOptions, baseline: Any = None
+) -> dict[str, Any]:
+    f = prepare(flows, options).cache()
+    try:
+        return _report(con, f, inputs, options, baseline)
+    finally:
+        with contextlib.suppress(Exception):  # a cached table that is already gone
+            f.release()
+
+
+def _report(con: Any, f: Any, inputs: list[InputSummary], options: AnalyzeOptions, baseline: Any) -> dict[str, Any]:
+    head = con.to_pyarrow(overview.summary_counts(f)).to_pylist()[0]
+    document: dict[str, Any] = {
+        "schema": SCHEMA,
+        "generated": iso(dt.datetime.now(dt.timezone.utc)),
+        "engine": options.engine,
+        "os": options.os,
+        "inputs": [i.as_dict() for i in inputs],
+    }
+    flows = int(head["flows"] or 0)
+    summary: dict[str, Any] = {
+        "flows": flows,
+        "first_seen": iso(head["first_seen"]),
+        "last_seen": iso(head["last_seen"]),
+        "addresses": None,
+        "protocols": _counts(con, f, "proto"),
+        "actions": _counts(con, f, "action"),
+        "orientation": _counts(con, f, "orientation"),
+        "findings": dict.fromkeys(reversed(SEVERITIES), 0),
+        "empty_reason": _empty_reason(inputs, flows),
+    }
+    document["summary"] = summary
+    document["thresholds"] = options.thresholds.as_dict()
+    if not flows:
+        document.update(services=[], ports=[], explained=[], talkers=[], findings=[], failed=False)
+        document["timeline"] = {"bucket_seconds": 60, "classes": list(overview.TIMELINE_CLASSES), "rows": []}
+        document["fail_on"] = options.fail_on
+        return document
+    summary["addresses"] = _addresses(con, f)
+    names = _service_names()
+    document["services"] = _services(con, f, names)
+    document["ports"] = _ports(con, f, names, options)
+    document["explained"] = _explained(con, f)
+    document["talkers"] = _rows(con, overview.talkers(f, options.top))
+    document["timeline"] = _timeline(con, f, head)
+    detections = _detections(f, options, baseline)
+    findings = collect_findings(con, detections, options.evidence)
+    for finding in findings:
+        summary["findings"][finding["severity"]] += 1
+    document["findings"] = findings
+    document["fail_on"] = options.fail_on
+    bar = SEVERITIES.index(options.fail_on)
+    document["failed"] = any(SEVERITIES.index(x["severity"]) >= bar for x in findings)
+    return document
+
+
+def _detections(f: Any, options: AnalyzeOptions, baseline: Any) -> list[Detection]:
+    from portscope.analyze import attempts, beacons, ephemeral, exhaustion, protocols, scans
+
+    found = [
+        scans.vertical_scans(f, options),
+        scans.horizontal_scans(f, options),
+        ephemeral.unsolicited_inbound(f, options),
+        ephemeral.ephemeral_listeners(f, options),
+        ephemeral.ephemeral_peers(f, options),
+        protocols.protocol_on_nonstandard_port(f, options),
+        beacons.beaconing(f, options),
+        exhaustion.exhaustion(f, options),
+        attempts.brute_force(f, options),
+        attempts.denied_then_allowed(f, options),
+    ]
+    if baseline is not None:
+        from portscope.analyze import baseline as base
+
+        found.append(base.new_ports(f, prepare(baseline, options), options))
+    return found
+
+
+def _empty_reason(inputs: list[InputSummary], flows: int) -> str | None:
+    if flows:
+        return None
+    bad = sum(i.bad_records for i in inputs)
+    if bad:
+        return f"every record was bad ({bad} bad records); nothing to analyse"
+    if any(i.flows for i in inputs):
+        return "no flow has both addresses"
+    return "the inputs hold no flows"
+
+
+def _rows(con: Any, expr: Any) -> list[dict[str, Any]]:
+    return [{k: _plain(v) for k, v in row.items()} for row in con.to_pyarrow(expr).to_pylist()]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return iso(value)
+    if isinstance(value, float):
+        return round(value, 3)
+    return value
+
+
+def _counts(con: Any, f: Any, column: str) -> dict[str, int]:
+    rows = con.to_pyarrow(overview.counts_by(f, column)).to_pylist()
+    return {str(r[column]): int(r["n"]) for r in sorted(rows, key=lambda r: (-r["n"], str(r[column])))}
+
+
+def _addresses(con: Any, f: Any) -> int:
+    both = f.select(a=f.src).union(f.select(a=f.dst))
+    return int(con.to_pyarrow(both.aggregate(n=both.a.nunique())).to_pylist()[0]["n"])
+
+
+def _service_names() -> dict[tuple[int, str], str]:
+    from portscope.ports.iana import registry
+
+    return registry().service_names()
+
+
+def _services(con: Any, f: Any, names: dict[tuple[int, str], str]) -> list[dict[str, Any]]:
+    rows = _rows(con, overview.services(f))
+    out = []
+    for row in rows:
+        out.append(
+            {
+                "port": row["port"],
+                "protocol": row["protocol"],
+                "service": names.get((row["port"], row["protocol"])),
+                **{k: v for k, v in row.items() if k not in ("port", "protocol")},
+            }
+        )
+    return out
+
+
+def _ports(con: Any, f: Any, names: dict[tuple[int, str], str], options: AnalyzeOptions) -> list[dict[str, Any]]:
+    from portscope.ports.ranges import iana_range
+
+    low, high = options.ephemeral
+    serves: dict[tuple[int, str], list[str]] = {}
+    for row in _rows(con, _top_services_per_client_port(f)):
+        serves.setdefault((row["port"], row["protocol"]), []).append(f"{row['service_port']}/{row['protocol']}")
+    out = []
+    for row in _rows(con, overview.ports(f)):
+        port, protocol = row["port"], row["protocol"]
+        served, used = row["server_flows"], row["client_flows"]
+        name = names.get((port, protocol))
+        if served and used:
+            role = "both"
+        elif served:
+            role = "service"
+        elif serves.get((port, protocol)):
+            role = "client"
+        else:
+            role = "unexplained"
+        out.append(
+            {
+                "port": port,
+                "protocol": protocol,
+                "as": role,
+                "service": name,
+                "flows": served + used,
+                "serves": serves.get((port, protocol), [])[:3] if role in ("client", "both") else [],
+                "range": iana_range(port)[0],
+                "ephemeral": low <= port <= high,
+            }
+        )
+    return out
+
+
+def _top_services_per_client_port(f: Any) -> Any:
+    import ibis
+
+    g = overview.client_port_services(f)
+    ranked = g.mutate(
+        rank=ibis.row_number().over(
+            ibis.window(group_by=["port", "protocol"], order_by=[ibis.desc("flows"), "service_port"])
+        )
+    )
+    return ranked.filter(ranked.rank < 3).order_by(["port", "protocol", "rank"]).drop("rank")
+
+
+def _explained(con: Any, f: Any) -> list[dict[str, Any]]:
+    out = []
+    for row in _rows(con, overview.explained(f)):
+        out.append(
+            {
+                "kind": row["kind"],
+                "port": row["port"],
+                "protocol": row["protocol"],
+                "flows": row["flows"],
+                "servers": row["servers"],
+                "clients": row["clients"],
+                "first_seen": row["first_seen"],
+                "text": _EXPLAINED_TEXT[row["kind"]],
+            }
+        )
+    return out
+
+
+def _timeline(con: Any, f: Any, head: dict[str, Any]) -> dict[str, Any]:
+    first, last = head["first_seen"], head["last_seen"]
+    span = (last - first).total_seconds() if first is not None and last is not None else 0.0
+    bucket = overview.bucket_seconds(span)
+    rows = []
+    for row in con.to_pyarrow(overview.timeline(f, bucket)).to_pylist():
+        start = dt.datetime.fromtimestamp(row["bucket"] / 1_000_000, dt.timezone.utc)
+        rows.append({"t": iso(start), "class": row["klass"], "flows": int(row["flows"])})
+    return {"bucket_seconds": bucket, "classes": list(overview.TIMELINE_CLASSES), "rows": rows}

@@ -1,0 +1,98 @@
+"""Port scans: one source probing many ports of one host (vertical), or one port of many hosts
+(horizontal), counted over the whole input so a slow scan (a probe a minute for hours) is found too.
+
+Only probes count: rows whose client is their source. A server's replies (late ACKs a firewall
+dropped, a flow log's return half) reach many ephemeral ports of one host and would look like a
+vertical scan to a naive rule; here they were oriented first and never count. Most of a scan's
+probes fail (closed ports, dropped packets): a source must have failed or been denied on at least
+``probe_failed_share`` of them, so a busy client of many healthy services is not a scanner.
+Thresholds count distinct ports or hosts, not lines: UFW's rate limit and retransmitted SYNs change
+the number of lines, not the number of ports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portscope.analyze.findings import Detection
+from portscope.analyze.options import AnalyzeOptions
+from portscope.analyze.overview import EXPLAINED_KINDS
+
+__all__ = ["horizontal_scans", "probes", "vertical_scans"]
+
+
+def probes(f: Any) -> Any:
+    """Rows where a client reached for a port: oriented source-first, not explained, with ports."""
+    return f.filter(f.client_is_src & f.dport.notnull() & ~f.kind.isin(EXPLAINED_KINDS))
+
+
+def _span(first: Any, last: Any) -> Any:
+    return (last.delta(first, unit="microsecond") / 1_000_000).cast("float64")
+
+
+def vertical_scans(f: Any, options: AnalyzeOptions) -> Detection:
+    import ibis
+
+    th = options.thresholds
+    p = probes(f)
+    g = p.group_by(src=p.src, dst=p.dst, protocol=p.proto).agg(
+        ports=p.dport.nunique(),
+        flows=p.count(),
+        failed=p.failed.cast("int64").sum(),
+        open_ports=p.dport.nunique(where=p.established),
+        port_low=p.dport.min(),
+        port_high=p.dport.max(),
+        first_seen=p.start.min(),
+        last_seen=p.start.max(),
+    )
+    found = g.filter((g.ports >= th.vertical_ports) & (g.failed >= g.flows * th.probe_failed_share))
+    found = found.mutate(port=ibis.null("int32"), span_s=_span(found.first_seen, found.last_seen))
+    keys = ("src", "dst", "protocol")
+    members = p.mutate(protocol=p.proto).semi_join(found.select(*keys), list(keys))
+    return Detection("vertical_scan", found, members, keys, _vertical(th.slow_scan_seconds))
+
+
+def _vertical(slow: float) -> Any:
+    def describe(row: dict[str, Any]) -> tuple[str, str, str | None]:
+        ports, span = row["ports"], row["span_s"] or 0.0
+        pace = f"slow scan over {span / 3600:.1f} h" if span > slow else f"in {span:.0f} s"
+        severity = "high" if ports >= 1000 or row["open_ports"] else "medium"
+        opened = f", {row['open_ports']} answered" if row["open_ports"] else ""
+        title = (
+            f"{row['src']} probed {ports} {row['protocol']} ports of {row['dst']} "
+            f"({row['port_low']}-{row['port_high']}, {pace}{opened})"
+        )
+        return severity, title, "T1046"
+
+    return describe
+
+
+def horizontal_scans(f: Any, options: AnalyzeOptions) -> Detection:
+    import ibis
+
+    th = options.thresholds
+    p = probes(f)
+    g = p.group_by(src=p.src, port=p.dport, protocol=p.proto).agg(
+        hosts=p.dst.nunique(),
+        flows=p.count(),
+        failed=p.failed.cast("int64").sum(),
+        answered=p.dst.nunique(where=p.established),
+        first_seen=p.start.min(),
+        last_seen=p.start.max(),
+    )
+    found = g.filter((g.hosts >= th.horizontal_hosts) & (g.failed >= g.flows * th.probe_failed_share))
+    found = found.mutate(dst=ibis.null("string"), span_s=_span(found.first_seen, found.last_seen))
+    keys = ("src", "port", "protocol")
+    members = p.mutate(port=p.dport, protocol=p.proto).semi_join(found.select(*keys), list(keys))
+    return Detection("horizontal_scan", found, members, keys, _horizontal(th.slow_scan_seconds))
+
+
+def _horizontal(slow: float) -> Any:
+    def describe(row: dict[str, Any]) -> tuple[str, str, str | None]:
+        hosts, span = row["hosts"], row["span_s"] or 0.0
+        pace = f"slow sweep over {span / 3600:.1f} h" if span > slow else f"in {span:.0f} s"
+        severity = "high" if hosts >= 256 or row["answered"] else "medium"
+        title = f"{row['src']} swept port {row['port']}/{row['protocol']} of {hosts} hosts ({pace})"
+        return severity, title, "T1046"
+
+    return describe

@@ -1,0 +1,161 @@
+"""``portscope analyze``: why these ports are in a log, what is normal, what is not."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from portscope.errors import PortscopeError
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy treats this name as True
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["add_parser", "run"]
+
+_DESCRIPTION = """\
+Analyse logs, captures and flow tables (every format portscope convert reads, or the Parquet it
+writes): every port explained (a service, the ephemeral client side of one, or unexplained), the
+ephemeral noise collapsed into services, top talkers, a timeline, and findings with their evidence
+(file:line): port scans (slow ones too), unsolicited inbound traffic to ephemeral ports and
+listeners on them, ephemeral-to-ephemeral flows, protocols on non-standard ports, beaconing,
+ephemeral-port exhaustion, brute force, denied-then-allowed, and ports new since a baseline.
+
+Direction first: replies (late ACKs a firewall dropped after conntrack forgot the connection, a flow
+log's return half) are explained, never findings. Runs on DuckDB here, or on Spark (--engine spark).
+Thresholds: docs/analyze.md; JSON: docs/analyze-json.md.
+"""
+
+_EPILOG = """\
+examples:
+  portscope analyze /var/log/ufw.log*                 what is in my firewall log?
+  portscope analyze conn.log --html report.html       a report to look at, with plots
+  portscope analyze flows.parquet --json --fail-on medium   for CI and cron (exit 1 on findings)
+  portscope analyze today.parquet --baseline last-month.parquet   ports never seen before
+  portscope analyze 's3a://logs/flows/' --engine spark --spark-master spark://head:7077
+exit codes: 0 no finding at or above --fail-on, 1 such findings, 2 bad usage or input.
+"""
+
+
+def add_parser(commands: Any) -> None:
+    from portscope.cli import HelpFormatter
+    from portscope.ports.ranges import OS_ALIASES
+
+    parser = commands.add_parser(
+        "analyze",
+        help="explain the ports in logs, captures and flow tables; find scans, beacons, backdoors",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="file, glob, directory, Parquet flow table, or -")
+    parser.add_argument("--format", dest="source_format", metavar="NAME", help="input format, instead of detecting it")
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb", help="where to compute (duckdb)")
+    parser.add_argument("--spark-master", metavar="URL", help="Spark master (default local[2]); implies --engine spark")
+    parser.add_argument(
+        "--os",
+        default="any",
+        metavar="OS",
+        help=f"whose ephemeral range clients use: any (32768-65535), {', '.join(sorted(OS_ALIASES)[:6])}...",
+    )
+    parser.add_argument("--baseline", metavar="FLOWS.parquet", help="report service ports this flow table never saw")
+    parser.add_argument(
+        "--fail-on",
+        default="high",
+        choices=("info", "low", "medium", "high", "critical"),
+        help="exit 1 when a finding is at least this severe (default high)",
+    )
+    parser.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change a threshold (docs/analyze.md), e.g. vertical_ports=20",
+    )
+    parser.add_argument("--evidence", type=int, default=20, metavar="N", help="flows shown per finding (20)")
+    parser.add_argument("--top", type=int, default=20, metavar="N", help="rows of services and talkers shown (20)")
+    parser.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report with plots")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON (docs/analyze-json.md)")
+    parser.set_defaults(run=run)
+
+
+def options_from(args: argparse.Namespace) -> Any:
+    """AnalyzeOptions from the command line; UsageError for a bad --os or --threshold."""
+    import dataclasses
+
+    from portscope.analyze.options import AnalyzeOptions, Thresholds
+    from portscope.errors import UsageError
+    from portscope.ports.ranges import ranges_for_os
+
+    if args.os == "any":
+        low, high, pool = 32768, 65535, 28232
+    else:
+        try:
+            found = ranges_for_os(args.os)
+        except (KeyError, ValueError) as error:
+            raise UsageError(f"--os {args.os!r}: {error}") from error
+        if not found:
+            raise UsageError(f"--os {args.os!r}: unknown OS")
+        low, high = found[0].low, found[0].high
+        pool = high - low + 1
+    changes: dict[str, Any] = {}
+    fields = {f.name: f.type for f in dataclasses.fields(Thresholds)}
+    for pair in args.threshold:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in fields:
+            raise UsageError(f"--threshold {pair!r}: write NAME=VALUE; names: {', '.join(fields)}")
+        try:
+            changes[name] = int(value) if fields[name] in (int, "int") else float(value)
+        except ValueError as error:
+            raise UsageError(f"--threshold {pair!r}: {value!r} is not a number") from error
+    if args.evidence < 1 or args.top < 1:
+        raise UsageError("--evidence and --top take a positive number")
+    return AnalyzeOptions(
+        engine="spark" if args.spark_master else args.engine,
+        spark_master=args.spark_master,
+        os=args.os,
+        ephemeral=(low, high),
+        pool_size=pool,
+        baseline=args.baseline,
+        fail_on=args.fail_on,
+        evidence=args.evidence,
+        top=args.top,
+        thresholds=Thresholds(**changes),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from portscope.render.sanitize import for_terminal
+
+    try:
+        options = options_from(args)
+        from portscope.analyze.report import analyze
+
+        report = analyze(args.inputs, options, format=args.source_format)
+        if args.html:
+            from portscope.render.analyze_html import render_html
+
+            try:
+                with open(args.html, "w", encoding="utf-8") as out:
+                    out.write(render_html(report))
+            except OSError as error:
+                raise PortscopeError(f"{args.html}: cannot write: {error.strerror or error}") from error
+    except PortscopeError as error:
+        print(f"portscope analyze: {for_terminal(str(error))}", file=sys.stderr)
+        return 2
+    if args.json:
+        import json
+
+        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    else:
+        from portscope.render.analyze_text import render_text
+        from portscope.render.style import Style
+
+        sys.stdout.write(render_text(report, Style.for_stream(sys.stdout), top=options.top))
+    for item in report["inputs"]:
+        if item["bad_records"]:
+            print(
+                f"portscope analyze: {for_terminal(item['path'])}: {item['bad_records']} malformed records skipped",
+                file=sys.stderr,
+            )
+    return 1 if report.get("failed") else 0

@@ -30,7 +30,7 @@ def new_ports(f: Any, known: Any, options: AnalyzeOptions) -> Detection:
         last_seen=new.start.max(),
     )
     keys = ("port", "protocol")
-    members = new.mutate(port=new.server_port, protocol=new.proto).semi_join(found.select(*keys), list(keys))
+    members = new.mutate(port=new.server_port, protocol=new.proto)
     return Detection("new_port", found, members, keys, _describe)
 
 

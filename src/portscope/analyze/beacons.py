@@ -6,7 +6,8 @@ not beacons. The median gap is the period; a gap within ``beacon_tolerance`` of 
 pair is beaconing when ``beacon_on_time_share`` of its gaps are on time: jitter inside the
 tolerance is forgiven, and so are a few missed or extra beacons (a median does not move for them).
 Medians are exact on both engines (approximate quantiles differ between DuckDB and Spark).
-NTP (123/udp) polls by design and is left out.
+NTP (123/udp) polls by design and is left out, as are multicast and broadcast announcements
+(SSDP, mDNS: local discovery on a timer, not a call to anyone).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ def beaconing(f: Any, options: AnalyzeOptions) -> Detection:
 
     th = options.thresholds
     keys = ["client", "server", "server_port", "proto"]
-    calls = f.filter(f.client_is_src & f.server_port.notnull() & ~((f.server_port == 123) & (f.proto == "udp")))
+    calls = f.filter(
+        f.client_is_src & f.server_port.notnull() & (f.kind != "group") & ~((f.server_port == 123) & (f.proto == "udp"))
+    )
     counts = calls.group_by(keys).agg(n=calls.count())
     busy = counts.filter(counts.n >= th.beacon_min_flows)
     calls = calls.semi_join(busy.select(*keys), keys)
@@ -55,7 +58,7 @@ def beaconing(f: Any, options: AnalyzeOptions) -> Detection:
     ).drop("client", "server", "server_port", "proto", "std_on_time", "mean_on_time")
     id_keys = ("src", "dst", "port", "protocol")
     members = calls.mutate(src=calls.client, dst=calls.server, port=calls.server_port, protocol=calls.proto)
-    members = members.semi_join(found.select(*id_keys), list(id_keys))
+
     return Detection("beaconing", found, members, id_keys, _describe)
 
 

@@ -26,8 +26,11 @@ _CONTROL_PORTS = (21, 111, 135)  # FTP, ONC RPC portmapper, MS RPC endpoint mapp
 def _without_negotiated(f: Any, rows: Any) -> Any:
     """``rows`` minus flows between two hosts that also had an FTP/RPC control connection."""
     control = f.filter(f.server_port.isin(_CONTROL_PORTS))
-    pairs = control.select(client=control.client, server=control.server).distinct()
-    return rows.anti_join(pairs, ["client", "server"])
+    # Either way round: passive data goes client to server, active data server to client.
+    pairs = control.select(client=control.client, server=control.server).union(
+        control.select(client=control.server, server=control.client)
+    )
+    return rows.anti_join(pairs.distinct(), ["client", "server"])
 
 
 def unsolicited_inbound(f: Any, options: AnalyzeOptions) -> Detection:
@@ -43,7 +46,7 @@ def unsolicited_inbound(f: Any, options: AnalyzeOptions) -> Detection:
     )
     keys = ("src", "dst", "protocol")
     members = rows.mutate(src=rows.client, dst=rows.server, protocol=rows.proto)
-    members = members.semi_join(found.select(*keys), list(keys))
+
     return Detection("unsolicited_inbound_ephemeral", found, members, keys, _describe_unsolicited)
 
 
@@ -73,7 +76,7 @@ def ephemeral_listeners(f: Any, options: AnalyzeOptions) -> Detection:
     )
     keys = ("dst", "port", "protocol")
     members = rows.mutate(dst=rows.server, port=rows.server_port, protocol=rows.proto)
-    members = members.semi_join(found.select(*keys), list(keys))
+
     return Detection("ephemeral_listener", found, members, keys, _describe_listener)
 
 
@@ -99,7 +102,7 @@ def ephemeral_peers(f: Any, options: AnalyzeOptions) -> Detection:
     found = g.filter(g.flows >= options.thresholds.ephemeral_peer_flows)
     keys = ("src", "dst", "protocol")
     members = rows.mutate(src=rows.client, dst=rows.server, protocol=rows.proto)
-    members = members.semi_join(found.select(*keys), list(keys))
+
     return Detection("ephemeral_to_ephemeral", found, members, keys, _describe_peer)
 
 

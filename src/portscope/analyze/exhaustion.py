@@ -43,7 +43,7 @@ def exhaustion(f: Any, options: AnalyzeOptions) -> Detection:
         share=(found.peak_ports / options.pool_size).cast("float64"),
     ).drop(*keys)
     id_keys = ("src", "dst", "port", "protocol")
-    members = hit.mutate(src=hit.client, dst=hit.server, port=hit.server_port, protocol=hit.proto)
+    members = rows.mutate(src=rows.client, dst=rows.server, port=rows.server_port, protocol=rows.proto)
     return Detection("ephemeral_exhaustion", found, members, id_keys, _describe(th.exhaustion_window))
 
 

@@ -82,7 +82,7 @@ def collect_findings(con: Any, detections: list[Detection], evidence: int) -> li
     import ibis
 
     rows: list[dict[str, Any]] = []
-    members = []
+    samples: dict[str, list[dict[str, Any]]] = {}
     for detection in detections:
         found = detection.findings.mutate(fkey=_key(detection.findings, detection.kind, detection.keys))
         result = con.to_pyarrow(found).to_pylist()
@@ -99,26 +99,21 @@ def collect_findings(con: Any, detections: list[Detection], evidence: int) -> li
             for name in FINDING_COLUMNS:
                 finding[name] = _plain(row.get(name))
             finding["metrics"] = {
-                k: _plain(v) for k, v in row.items() if k not in FINDING_COLUMNS and k != "fkey" and k not in ("kind",)
+                k: _plain(v) for k, v in row.items() if k not in FINDING_COLUMNS and k not in ("fkey", "kind")
             }
             finding["fkey"] = row["fkey"]
             rows.append(finding)
+        # The evidence: candidate flows whose key is one of the findings just fetched (a small table
+        # of keys, so the engine does not compute the detection again), the first N of each.
+        keys = ibis.memtable({"fkey": [row["fkey"] for row in result]}, schema={"fkey": "string"})
         m = detection.members
-        members.append(
-            m.select(fkey=_key(m, detection.kind, detection.keys), **{c: m[c] for c in (*EVIDENCE_COLUMNS, "t")})
-        )
-    samples: dict[str, list[dict[str, Any]]] = {}
-    if members:
-        union = members[0]
-        for more in members[1:]:
-            union = union.union(more)
-        wanted = union.mutate(
-            rank=ibis.row_number().over(ibis.window(group_by="fkey", order_by=["t", "file", "line", "sport", "dport"]))
-        )
-        picked = wanted.filter(wanted.rank < evidence).drop("rank", "t")
+        flows = m.select(fkey=_key(m, detection.kind, detection.keys), **{c: m[c] for c in (*EVIDENCE_COLUMNS, "t")})
+        flows = flows.semi_join(keys, "fkey")
+        order = [flows.t, flows.file, flows.line, flows.sport, flows.dport]
+        ranked = flows.mutate(rank=ibis.row_number().over(ibis.window(group_by="fkey", order_by=order)))
+        picked = ranked.filter(ranked.rank < evidence).drop("rank", "t")
         for flow in con.to_pyarrow(picked).to_pylist():
-            key = flow.pop("fkey")
-            samples.setdefault(key, []).append(_evidence_row(flow))
+            samples.setdefault(flow.pop("fkey"), []).append(_evidence_row(flow))
     order = {name: index for index, name in enumerate(reversed(SEVERITIES))}
     rows.sort(
         key=lambda r: (

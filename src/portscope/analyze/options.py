@@ -20,13 +20,13 @@ class Thresholds:
     horizontal_hosts: int = 12  # distinct hosts probed on one port by one source
     probe_failed_share: float = 0.5  # share of a scanner's probes that failed or were denied
     slow_scan_seconds: float = 3600.0  # a scan spread over longer than this is reported as slow
-    beacon_min_flows: int = 8  # connections of one pair before its rhythm is judged
+    beacon_min_flows: int = 12  # connections of one pair before its rhythm is judged
     beacon_min_interval: float = 10.0  # seconds; faster repeats are bursts, not beacons
     beacon_tolerance: float = 0.2  # an interval within +-20% of the median one is "on time"
     beacon_on_time_share: float = 0.8  # share of intervals on time (missed beacons are forgiven)
     exhaustion_share: float = 0.5  # concurrent ports of one pair / the pool size
     exhaustion_window: float = 60.0  # seconds a closed port stays unusable (TIME_WAIT)
-    brute_force_attempts: int = 10  # failed or denied attempts of one source at one service
+    brute_force_attempts: int = 10  # failed or denied attempts at one service (x3 sessions at a login port)
     denied_then_allowed: int = 3  # denials before an allowed flow of the same source and service
     ephemeral_peer_flows: int = 1  # established flows between two ephemeral ports before reporting
 

@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 # Per-flow kinds (prepare._judge) that are explained, not findings.
-EXPLAINED_KINDS = ("late_reply", "late_udp_reply", "return_traffic")
+EXPLAINED_KINDS = ("late_reply", "late_udp_reply", "return_traffic", "group")
 # Timeline classes, in the order plots stack them.
 TIMELINE_CLASSES = ("service", "explained", "ephemeral", "denied", "no_ports")
 

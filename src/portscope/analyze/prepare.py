@@ -42,6 +42,9 @@ PRIVATE_ADDRESS = (
     r"f[cd][0-9a-f]{0,2}:|fe[89ab][0-9a-f]:|::1$)"
 )
 
+# IPv4 multicast (224.0.0.0/4), limited and (as /24s usually are) directed broadcast, IPv6 multicast.
+GROUP_ADDRESS = r"^(22[4-9]\.|23[0-9]\.|255\.255\.255\.255$|[0-9.]+\.255$|ff[0-9a-f]{2}:)"
+
 # Zeek states where the responder never completed a handshake: the attempt failed.
 FAILED_STATES = ("S0", "REJ", "RSTOS0", "RSTRH", "SH", "SHR")
 # Zeek states of an established connection.
@@ -66,11 +69,12 @@ def prepare(flows: Any, options: AnalyzeOptions) -> Any:
     import ibis
 
     f = flows
-    proto = f.protocol.cast("string").lower().fill_null(f.ip_proto.cast("string"))
+    proto = f.protocol.cast("string").lower().fill_null(f.ip_proto.cast("string")).fill_null("unknown")
     t = f.select(
         start=f.start,
         t=f.start.delta(ibis.timestamp("1970-01-01 00:00:00"), unit="microsecond").cast("int64"),
         observer=f.observer,
+        duration=f.duration,
         proto=proto,
         src=f.src_addr,
         sport=f.src_port.cast("int32"),
@@ -143,8 +147,9 @@ def _judge(t: Any) -> Any:
     ephemeral or user port: the firewall's connection tracking had forgotten the connection (timed
     out, or the host's state was flushed) when the server's last packets came. Denied UDP from 53,
     123, 443 (QUIC), 1900 (SSDP answers to a multicast M-SEARCH) or 5353 to a client port is the same
-    story. Return traffic: an allowed row whose inferred client is its destination, as flow logs
-    write the server's half of every connection.
+    story. Group: to a multicast or broadcast address (SSDP, mDNS, NetBIOS, DHCP announcements and
+    searches), local chatter rather than a connection to anyone. Return traffic: an allowed row whose
+    inferred client is its destination, as flow logs write the server's half of every connection.
     """
     import ibis
 
@@ -163,7 +168,9 @@ def _judge(t: Any) -> Any:
     late_tcp = (t.proto == "tcp") & replyish & (t.s_class == "service") & t.d_class.isin(("ephemeral", "other"))
     late_udp = (t.proto == "udp") & udp_reply_port & t.d_class.isin(("ephemeral", "other"))
     late = (t.action == "deny") & reply_direction & (late_tcp | late_udp)
+    group = t.dst.re_search(GROUP_ADDRESS)
     kind = ibis.cases(
+        (group, "group"),
         (t.s_class == "none", "no_ports"),
         (late & (t.proto == "tcp"), "late_reply"),
         (late, "late_udp_reply"),

@@ -96,7 +96,7 @@ def protocol_on_nonstandard_port(f: Any, options: AnalyzeOptions) -> Detection:
     )
     keys = ("dst", "port", "protocol", "app")
     members = odd.mutate(dst=odd.server, port=odd.server_port, protocol=odd.proto)
-    members = members.semi_join(found.select(*keys), list(keys))
+
     return Detection("protocol_on_nonstandard_port", found, members, keys, _describe)
 
 

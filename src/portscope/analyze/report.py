@@ -27,6 +27,10 @@ _EXPLAINED_TEXT = {
         "denied: an answer that came after the firewall stopped expecting it, or SSDP answering a "
         "multicast search. Harmless."
     ),
+    "group": (
+        "Sent to a multicast or broadcast address (SSDP 1900, mDNS 5353, LLMNR 5355, NetBIOS 137/138, "
+        "DHCP): announcements and discovery on the local network, repeated on a timer. Not a connection."
+    ),
     "return_traffic": (
         "The server's half of a connection, recorded as a flow of its own (flow logs record each "
         "direction): its destination port is the client's ephemeral port. Not a connection to that port."
@@ -116,6 +120,7 @@ def _detections(f: Any, options: AnalyzeOptions, baseline: Any) -> list[Detectio
     found = [
         scans.vertical_scans(f, options),
         scans.horizontal_scans(f, options),
+        scans.protocol_scans(f, options),
         ephemeral.unsolicited_inbound(f, options),
         ephemeral.ephemeral_listeners(f, options),
         ephemeral.ephemeral_peers(f, options),
@@ -196,6 +201,8 @@ def _ports(con: Any, f: Any, names: dict[tuple[int, str], str], options: Analyze
     out = []
     for row in _rows(con, overview.ports(f)):
         port, protocol = row["port"], row["protocol"]
+        if port is None:  # a side without a port (a cut log without id.orig_p)
+            continue
         served, used = row["server_flows"], row["client_flows"]
         name = names.get((port, protocol))
         if served and used:

@@ -18,7 +18,7 @@ from portscope.analyze.findings import Detection
 from portscope.analyze.options import AnalyzeOptions
 from portscope.analyze.overview import EXPLAINED_KINDS
 
-__all__ = ["horizontal_scans", "probes", "vertical_scans"]
+__all__ = ["horizontal_scans", "probes", "protocol_scans", "vertical_scans"]
 
 
 def probes(f: Any) -> Any:
@@ -48,7 +48,7 @@ def vertical_scans(f: Any, options: AnalyzeOptions) -> Detection:
     found = g.filter((g.ports >= th.vertical_ports) & (g.failed >= g.flows * th.probe_failed_share))
     found = found.mutate(port=ibis.null("int32"), span_s=_span(found.first_seen, found.last_seen))
     keys = ("src", "dst", "protocol")
-    members = p.mutate(protocol=p.proto).semi_join(found.select(*keys), list(keys))
+    members = p.mutate(protocol=p.proto)
     return Detection("vertical_scan", found, members, keys, _vertical(th.slow_scan_seconds))
 
 
@@ -83,7 +83,7 @@ def horizontal_scans(f: Any, options: AnalyzeOptions) -> Detection:
     found = g.filter((g.hosts >= th.horizontal_hosts) & (g.failed >= g.flows * th.probe_failed_share))
     found = found.mutate(dst=ibis.null("string"), span_s=_span(found.first_seen, found.last_seen))
     keys = ("src", "port", "protocol")
-    members = p.mutate(port=p.dport, protocol=p.proto).semi_join(found.select(*keys), list(keys))
+    members = p.mutate(port=p.dport, protocol=p.proto)
     return Detection("horizontal_scan", found, members, keys, _horizontal(th.slow_scan_seconds))
 
 
@@ -96,3 +96,28 @@ def _horizontal(slow: float) -> Any:
         return severity, title, "T1046"
 
     return describe
+
+
+def protocol_scans(f: Any, options: AnalyzeOptions) -> Detection:
+    """nmap -sO: one source trying many IP protocols (no ports) against one host."""
+    import ibis
+
+    th = options.thresholds
+    p = f.filter(f.s_class == "none")
+    g = p.group_by(src=p.src, dst=p.dst).agg(
+        protocols=p.proto.nunique(),
+        flows=p.count(),
+        failed=p.failed.cast("int64").sum(),
+        first_seen=p.start.min(),
+        last_seen=p.start.max(),
+    )
+    found = g.filter((g.protocols >= th.vertical_ports) & (g.failed >= g.flows * th.probe_failed_share))
+    found = found.mutate(port=ibis.null("int32"), protocol=ibis.literal("ip"))
+    keys = ("src", "dst")
+    members = p
+    return Detection("protocol_scan", found, members, keys, _describe_protocols)
+
+
+def _describe_protocols(row: dict[str, Any]) -> tuple[str, str, str | None]:
+    title = f"{row['src']} tried {row['protocols']} IP protocols against {row['dst']} (an IP protocol scan, nmap -sO)"
+    return "medium", title, "T1046"

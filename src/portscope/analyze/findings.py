@@ -109,15 +109,15 @@ def collect_findings(con: Any, detections: list[Detection], evidence: int) -> li
         m = detection.members
         flows = m.select(fkey=_key(m, detection.kind, detection.keys), **{c: m[c] for c in (*EVIDENCE_COLUMNS, "t")})
         flows = flows.semi_join(keys, "fkey")
-        order = [flows.t, flows.file, flows.line, flows.sport, flows.dport]
-        ranked = flows.mutate(rank=ibis.row_number().over(ibis.window(group_by="fkey", order_by=order)))
+        earliest = [flows.t, flows.file, flows.line, flows.sport, flows.dport]
+        ranked = flows.mutate(rank=ibis.row_number().over(ibis.window(group_by="fkey", order_by=earliest)))
         picked = ranked.filter(ranked.rank < evidence).drop("rank", "t")
         for flow in con.to_pyarrow(picked).to_pylist():
             samples.setdefault(flow.pop("fkey"), []).append(_evidence_row(flow))
-    order = {name: index for index, name in enumerate(reversed(SEVERITIES))}
+    rank = {name: index for index, name in enumerate(reversed(SEVERITIES))}
     rows.sort(
         key=lambda r: (
-            order[r["severity"]],
+            rank[r["severity"]],
             r["first_seen"] or "",
             r["kind"],
             r["src"] or "",

@@ -154,8 +154,10 @@ def _judge(t: Any) -> Any:
     import ibis
 
     flags = t.flags.fill_null("")
-    syn = flags.contains("SYN")
-    ack = flags.contains("ACK")
+    # Kernel logs write words (SYN ACK); pfSense and Windows Firewall letters (S, SA, FA, AP).
+    letters = flags.re_search(r"^[FSRPAUECW]+$")
+    syn = flags.contains("SYN") | (letters & flags.contains("S"))
+    ack = flags.contains("ACK") | (letters & flags.contains("A"))
     syn_only = syn & ~ack
     replyish = (flags != "") & ~syn_only
     history = t.history.fill_null("")

@@ -22,7 +22,16 @@ or the client side of one outgoing connection. Then how to see who uses it right
 
 PORT is a number (56744), NUMBER/PROTO (443/udp; tcp, udp, sctp or dccp), a range (49152-49160),
 or a service name (ssh, https/udp). Without a protocol, TCP and UDP are both explained.
+
+Or paste one log line, quoted, of any format portscope reads (iptables/UFW/nftables, pfSense,
+Windows Firewall, Zeek conn, Suricata eve, AWS VPC, sshd...): both ports are named, which side is
+the client and its ephemeral port, and the most likely reason the line was written (a late reply
+after conntrack forgot the connection, a scan probe, a blocked client...), judged exactly as
+`portscope analyze` judges the same row.
 """
+
+# The longest port spec is a 15-character service name with /sctp (RFC 6335 section 5.1).
+_LONGEST_SPEC = 40
 
 
 def add_parser(commands: Any) -> None:
@@ -34,7 +43,9 @@ def add_parser(commands: Any) -> None:
         description=_DESCRIPTION,
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("ports", nargs="+", metavar="PORT", help="56744, 443/udp, 49152-49160, ssh")
+    parser.add_argument(
+        "ports", nargs="+", metavar="PORT", help="56744, 443/udp, 49152-49160, ssh, or one quoted log line"
+    )
     parser.add_argument(
         "--os",
         dest="os_name",
@@ -64,40 +75,75 @@ def run(args: argparse.Namespace) -> int:
             print(f"portscope explain: --os: {exc}", file=sys.stderr)
             return 2
     results: list[tuple[str, Any]] = []
-    errors: list[PortSpecError] = []
+    errors: list[tuple[str, str]] = []
     for argument in args.ports:
+        if is_log_line(argument):
+            from portscope.errors import UsageError
+            from portscope.explain_line import explain_line
+
+            try:
+                results.append((argument, explain_line(argument, os=args.os_name)))
+            except UsageError as exc:
+                errors.append((argument, str(exc)))
+                print(f"portscope explain: log line: {for_terminal(str(exc))}", file=sys.stderr)
+            continue
         try:
             queries = parse_port_spec(argument)
         except PortSpecError as exc:
-            errors.append(exc)
+            errors.append((exc.argument, exc.reason))
             print(f"portscope explain: {for_terminal(str(exc))}", file=sys.stderr)
             continue
         results += [(argument, explain_query(q, args.os_name)) for q in queries]
     registry_date = registry().as_of
     live = {} if args.no_live else _who_now([e for _, e in results])
     if args.json:
-        from portscope.render.json_doc import EXPLAIN_SCHEMA, dumps, explanation_to_json
+        from portscope.render.json_doc import EXPLAIN_SCHEMA, dumps
 
         document = {
             "schema": EXPLAIN_SCHEMA,
             "registry_as_of": registry_date,
             "os": args.os_name,
-            "results": [_with_live(explanation_to_json(q, e), live, e) for q, e in results],
-            "errors": [{"argument": e.argument, "error": e.reason} for e in errors],
+            "results": [_result_json(q, e, live) for q, e in results],
+            "errors": [{"argument": argument, "error": reason} for argument, reason in errors],
         }
         print(dumps(document))
     elif results:
-        from portscope.render.explain_text import render_explanation
         from portscope.render.style import Style
 
         style = Style.for_stream(sys.stdout)
-        print(
-            "\n\n".join(
-                render_explanation(e, style, registry_date=registry_date, limit=args.limit, now=_now_lines(live, e))
-                for _, e in results
-            )
-        )
+        print("\n\n".join(_result_text(e, style, registry_date, args.limit, live) for _, e in results))
     return 2 if errors else 0
+
+
+def is_log_line(argument: str) -> bool:
+    """A log line rather than a port spec: it has ``=`` or ``{``, is longer than any spec, or has
+    whitespace that is not the spaces around a range's dash (``49152 - 49160``)."""
+    text = argument.strip()
+    if "=" in text or "{" in text or len(text) > _LONGEST_SPEC:
+        return True
+    if not any(c.isspace() for c in text):
+        return False
+    low, _, high = "".join(text.split()).partition("/")[0].partition("-")
+    return not (low.isdigit() and high.isdigit())
+
+
+def _result_json(query: str, exp: Any, live: dict[tuple[int, tuple[str, ...]], Any]) -> dict[str, Any]:
+    from portscope.records import PortExplanation, RangeExplanation
+    from portscope.render.json_doc import explanation_to_json
+
+    if isinstance(exp, (PortExplanation, RangeExplanation)):
+        return _with_live(explanation_to_json(query, exp), live, exp)
+    document: dict[str, Any] = {**exp.as_dict(), "query": query}  # a LineExplanation
+    return document
+
+
+def _result_text(exp: Any, style: Any, registry_date: str, limit: int, live: dict[Any, Any]) -> str:
+    from portscope.records import PortExplanation, RangeExplanation
+    from portscope.render.explain_text import render_explanation, render_line_explanation
+
+    if isinstance(exp, (PortExplanation, RangeExplanation)):
+        return render_explanation(exp, style, registry_date=registry_date, limit=limit, now=_now_lines(live, exp))
+    return render_line_explanation(exp, style)
 
 
 def _who_now(explanations: list[Any]) -> dict[tuple[int, tuple[str, ...]], Any]:

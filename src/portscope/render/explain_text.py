@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from portscope.ports.ranges import EPHEMERAL_RANGES
 from portscope.records import (
     IanaEntry,
     PortExplanation,
@@ -14,7 +15,11 @@ from portscope.records import (
 from portscope.render.sanitize import for_terminal
 from portscope.render.style import Style, wrap
 
-__all__ = ["render_explanation"]
+TYPE_CHECKING = False  # typing costs start-up time; mypy treats this name as True
+if TYPE_CHECKING:
+    from portscope.explain_line import LineExplanation, LineSide
+
+__all__ = ["render_explanation", "render_line_explanation"]
 
 _LABEL_WIDTH = 11
 _ROLE_HEADLINE = {
@@ -160,3 +165,87 @@ def render_explanation(
         else _range_block(exp, style, limit)
     )
     return "\n".join(lines)
+
+
+# reason code -> (headline, colour)
+_LINE_HEADLINE = {
+    "late_reply": ("a late reply after the firewall forgot the connection: harmless", "green"),
+    "late_udp_reply": ("a late UDP answer: harmless", "green"),
+    "return_traffic": ("return traffic: the server's half of a connection", "green"),
+    "group": ("local multicast or broadcast chatter", "green"),
+    "client_of_service": ("a client of a service", "green"),
+    "peer_to_peer": ("peer-to-peer: both ports ephemeral", "yellow"),
+    "ephemeral_listener": ("a connection to a listener in the ephemeral range", "yellow"),
+    "failed_attempt": ("a failed connection attempt", "yellow"),
+    "blocked_client": ("a blocked client: outbound, denied", "yellow"),
+    "stale_client_packet": ("a packet of a connection the firewall does not know", "yellow"),
+    "probe": ("a scan probe or unsolicited connection attempt", "red"),
+    "probe_high_port": ("a probe of a port in the client pool", "red"),
+    "blocked_high_port": ("blocked traffic between ephemeral ports", "red"),
+    "scan_null": ("a scan probe: NULL (no flags)", "red"),
+    "scan_fin": ("a scan probe: FIN without ACK", "red"),
+    "scan_xmas": ("a scan probe: XMAS (FIN PSH URG)", "red"),
+    "scan_synfin": ("a scan probe: SYN and FIN together", "red"),
+    "scan_ack": ("a scan probe: bare ACK (ACK scan)", "red"),
+    "no_ports": ("a packet without ports", "blue"),
+}
+_LINE_SHOWN = 400  # characters of the pasted line echoed back
+
+
+def _endpoint(address: str, port: int | None) -> str:
+    where = f"[{address}]" if ":" in address else address
+    return where if port is None else f"{where}:{port}"
+
+
+def _side_text(side: LineSide, pool: tuple[int, int]) -> str:
+    if side.port is None:
+        return f"{side.address}, no port: the {side.role}"
+    names = f" ({', '.join(side.services)})" if side.services else ""
+    if side.port_class == "service":
+        what = f"a service port{names}"
+    elif side.port_class == "ephemeral":
+        what = f"an ephemeral port: inside the client pool {pool[0]}-{pool[1]}{names}"
+    else:
+        what = f"a {side.iana_range} port outside the client pool {pool[0]}-{pool[1]}{names}"
+    text = f"{side.address} port {side.port}: the {side.role}; {what}"
+    labels = [r.label for r in EPHEMERAL_RANGES if r.os != "iana"]
+    outside = [label for label in labels if label not in side.ephemeral_in]
+    if side.ephemeral_in and len(outside) <= 3:
+        text += f"; in every common OS's default ephemeral range but {', '.join(outside) or 'none'}"
+    elif side.ephemeral_in:
+        text += f"; in the default ephemeral range of {', '.join(side.ephemeral_in)}"
+    elif side.port_class != "none":
+        text += "; in no common OS ephemeral range"
+    return text
+
+
+def render_line_explanation(exp: LineExplanation, style: Style) -> str:
+    """One explained log line (portscope.explain_line) as text; every value from the line is sanitised."""
+    block = _Block(style)
+    headline, colour = _LINE_HEADLINE.get(exp.reason, (exp.reason, "blue"))
+    src, dst = exp.source, exp.destination
+    title = f"{exp.protocol.upper()} {_endpoint(src.address, src.port)} -> {_endpoint(dst.address, dst.port)}"
+    block.lines.append(style(for_terminal(title), "bold") + " - " + style(headline, "bold", colour))
+    shown = exp.line if len(exp.line) <= _LINE_SHOWN else exp.line[:_LINE_SHOWN] + "..."
+    block.row("Line", shown)
+    packet = [exp.format, {"deny": "denied", "allow": "allowed"}.get(exp.action, "action not logged")]
+    if exp.flags is not None:
+        packet.append(f"flags {exp.flags or 'none'}")
+    if exp.conn_state:
+        packet.append(f"Zeek state {exp.conn_state}" + (f" history {exp.history}" if exp.history else ""))
+    if exp.app:
+        packet.append(f"application {exp.app}")
+    if exp.icmp_type is not None:
+        packet.append(f"ICMP type {exp.icmp_type} code {exp.icmp_code}")
+    packet.append(f"{exp.direction} ({'as logged' if exp.direction_said else 'from the addresses'})")
+    block.row("Logged", ", ".join(packet))
+    block.row("From", _side_text(src, exp.ephemeral_range))
+    block.row("To", _side_text(dst, exp.ephemeral_range))
+    block.row("Client", exp.orientation_text)
+    block.row("Why logged", exp.reason_text)
+    block.rows("Because", exp.why)
+    block.row("Kind", f"{exp.kind} (as portscope analyze classifies this row; --os {exp.os})")
+    more = [f"portscope explain {s.port}/{exp.protocol}" for s in (src, dst) if s.port is not None]
+    if more:
+        block.row("More", "; ".join(dict.fromkeys(more)))
+    return "\n".join(block.lines)

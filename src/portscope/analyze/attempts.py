@@ -38,7 +38,9 @@ def _attempts(f: Any) -> Any:
 def brute_force(f: Any, options: AnalyzeOptions) -> Detection:
     th = options.thresholds
     a = _attempts(f)
-    short = a.duration.isnull() | (a.duration < _SHORT_SECONDS)  # a failed login, not a working session
+    # A failed login, not a working session. Without a duration (firewall logs) only failures count:
+    # management tools (WinRM, LDAP) open many short allowed sessions and a log cannot tell them apart.
+    short = a.duration.notnull() & (a.duration < _SHORT_SECONDS)
     bad = a.filter(a.server_port.isin(AUTH_PORTS) & (a.failed | short))
     bursts = bad.mutate(burst=bad.t // _BURST_US)
     per_burst = bursts.group_by([*_ID, "burst"]).agg(sessions=bursts.client_port.nunique())

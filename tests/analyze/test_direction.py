@@ -19,7 +19,7 @@ ENI = "2 123456789010 eni-0a1b2c3d4e5f60718"
 
 def _vpc_log(path: Path, seed: int = 5) -> int:
     """Both halves of 3,000 connections and a 40-port scan; returns how many return halves go to ports >= 49152."""
-    r = random.Random(seed)
+    r = random.Random(seed)  # noqa: S311 - test data, not secrets
     lines = [HEADER]
     high = 0
     t = 1_700_000_000

@@ -104,5 +104,6 @@ def test_baseline_reports_new_ports(tmp_path: Path, capsys: pytest.CaptureFixtur
     log.write_text(UFW_SCAN)
     capsys.readouterr()
     code, out, _ = _run(capsys, str(log), "--baseline", str(before), "--json", "--threshold", "vertical_ports=1000")
+    assert code == 0
     new = [f for f in json.loads(out)["findings"] if f["kind"] == "new_port"]
     assert len(new) == 150 and {f["severity"] for f in new} == {"medium"}  # inbound: medium

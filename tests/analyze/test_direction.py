@@ -13,7 +13,10 @@ from pathlib import Path
 
 from tests.analyze._report import kinds, run
 
-HEADER = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n"
+HEADER = (
+    "version account-id interface-id srcaddr dstaddr srcport dstport protocol "
+    "packets bytes start end action log-status\n"
+)
 ENI = "2 123456789010 eni-0a1b2c3d4e5f60718"
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from portscope.analyze.options import AnalyzeOptions
 
-__all__ = ["HIGH_SERVICE_PORTS", "PRIVATE_ADDRESS", "prepare"]
+__all__ = ["HIGH_SERVICE_PORTS", "PRIVATE_ADDRESS", "STORED", "prepare", "with_sides"]
 
 # Services commonly found above 1023, in the user range and even inside ephemeral pools. A client
 # never picks these on purpose, and a flow to one is a flow to that service (nmap-services' most
@@ -49,6 +49,25 @@ GROUP_ADDRESS = r"^(22[4-9]\.|23[0-9]\.|255\.255\.255\.255$|[0-9.]+\.255$|ff[0-9
 FAILED_STATES = ("S0", "REJ", "RSTOS0", "RSTRH", "SH", "SHR")
 # Zeek states of an established connection.
 ESTABLISHED_STATES = ("SF", "S1", "S2", "S3", "RSTO", "RSTR")
+
+
+# What an analysis run keeps of the prepared flows (materialised once, read by every query).
+# Materialising strings is what costs: the two address sides are not stored twice, and the
+# columns only _judge reads (state, history, the port classes...) are left behind.
+STORED = (
+    "start", "t", "duration", "proto", "src", "sport", "dst", "dport", "action", "flags", "app",
+    "packets", "bytes", "file", "line", "client_is_src", "orientation", "client_port", "client_class",
+    "server_port", "server_class", "direction", "attempt", "failed", "established", "kind",
+)  # fmt: skip
+
+
+def with_sides(t: Any) -> Any:
+    """client and server addresses of stored flows (each is src or dst, as client_is_src says)."""
+    import ibis
+
+    return t.mutate(
+        client=ibis.ifelse(t.client_is_src, t.src, t.dst), server=ibis.ifelse(t.client_is_src, t.dst, t.src)
+    )
 
 
 def port_class(port: Any, options: AnalyzeOptions) -> Any:

@@ -11,7 +11,7 @@ from portscope.analyze import overview
 from portscope.analyze.engine import InputSummary, connect, load_inputs
 from portscope.analyze.findings import Detection, collect_findings, iso
 from portscope.analyze.options import SEVERITIES, AnalyzeOptions
-from portscope.analyze.prepare import prepare
+from portscope.analyze.prepare import STORED, prepare, with_sides
 
 __all__ = ["SCHEMA", "analyze", "build_report"]
 
@@ -60,12 +60,12 @@ def _disconnect(con: Any) -> None:
 def build_report(
     con: Any, flows: Any, inputs: list[InputSummary], options: AnalyzeOptions, baseline: Any = None
 ) -> dict[str, Any]:
-    f = prepare(flows, options).cache()
+    stored = prepare(flows, options).select(*STORED).cache()
     try:
-        return _report(con, f, inputs, options, baseline)
+        return _report(con, with_sides(stored), inputs, options, baseline)
     finally:
         with contextlib.suppress(Exception):  # a cached table that is already gone
-            f.release()
+            stored.release()
 
 
 def _report(con: Any, f: Any, inputs: list[InputSummary], options: AnalyzeOptions, baseline: Any) -> dict[str, Any]:

@@ -103,7 +103,7 @@ def protocol_scans(f: Any, options: AnalyzeOptions) -> Detection:
     import ibis
 
     th = options.thresholds
-    p = f.filter(f.s_class == "none")
+    p = f.filter(f.kind == "no_ports")
     g = p.group_by(src=p.src, dst=p.dst).agg(
         protocols=p.proto.nunique(),
         flows=p.count(),

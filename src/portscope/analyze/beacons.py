@@ -31,8 +31,9 @@ def beaconing(f: Any, options: AnalyzeOptions) -> Detection:
     counts = calls.group_by(keys).agg(n=calls.count())
     busy = counts.filter(counts.n >= th.beacon_min_flows)
     calls = calls.semi_join(busy.select(*keys), keys)
-    window = ibis.window(group_by=keys, order_by=[calls.t, calls.file, calls.line])
-    gaps = calls.mutate(gap=(calls.t - calls.t.lag().over(window)).cast("float64") / 1_000_000)
+    times = calls.select(*keys, "t", "start", "file", "line")  # the window sorts these, not whole flows
+    window = ibis.window(group_by=keys, order_by=[times.t, times.file, times.line])
+    gaps = times.mutate(gap=(times.t - times.t.lag().over(window)).cast("float64") / 1_000_000)
     gaps = gaps.filter(gaps.gap.notnull() & (gaps.gap >= th.beacon_min_interval))
     period = gaps.group_by(keys).agg(gaps=gaps.count(), period=gaps.gap.median())
     period = period.filter(period.gaps >= th.beacon_min_flows - 1)

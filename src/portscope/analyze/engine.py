@@ -60,7 +60,11 @@ def connect(engine: str, spark_master: str | None = None) -> Any:
     import ibis
 
     if engine == "duckdb":
-        return ibis.duckdb.connect()
+        # A bound on DuckDB's memory (it spills to disk past it) keeps a 10-million-flow run under 4 GB;
+        # insertion order is never relied on (every result is ordered explicitly), and keeping it costs memory.
+        return ibis.duckdb.connect(
+            memory_limit=os.environ.get("PORTSCOPE_DUCKDB_MEMORY", "3GB"), preserve_insertion_order=False
+        )
     if engine != "spark":
         raise UsageError(f"unknown engine {engine!r}: use duckdb or spark")
     master = spark_master or "local[2]"

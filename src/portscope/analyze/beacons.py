@@ -28,8 +28,11 @@ def beaconing(f: Any, options: AnalyzeOptions) -> Detection:
     calls = f.filter(
         f.client_is_src & f.server_port.notnull() & (f.kind != "group") & ~((f.server_port == 123) & (f.proto == "udp"))
     )
-    counts = calls.group_by(keys).agg(n=calls.count())
-    busy = counts.filter(counts.n >= th.beacon_min_flows)
+    counts = calls.group_by(keys).agg(n=calls.count(), first=calls.t.min(), last=calls.t.max())
+    # Enough calls, and not more than the span allows at one call per beacon_min_interval (a busy
+    # pair whose calls come faster on average is no beacon, and its gaps need not be sorted out).
+    span = (counts["last"] - counts["first"]).cast("float64") / 1_000_000
+    busy = counts.filter((counts.n >= th.beacon_min_flows) & (span >= (counts.n - 1) * th.beacon_min_interval))
     calls = calls.semi_join(busy.select(*keys), keys)
     times = calls.select(*keys, "t", "start", "file", "line")  # the window sorts these, not whole flows
     window = ibis.window(group_by=keys, order_by=[times.t, times.file, times.line])

@@ -21,11 +21,16 @@ def exhaustion(f: Any, options: AnalyzeOptions) -> Detection:
     th = options.thresholds
     size = int(th.exhaustion_window * 1_000_000)
     rows = f.filter(f.client_is_src & f.server_port.notnull() & f.client_port.notnull())
-    rows = rows.mutate(window=rows.t // size)
     keys = ["client", "server", "server_port", "proto"]
-    per_window = rows.group_by([*keys, "window"]).agg(ports=rows.client_port.nunique())
+    limit = int(options.pool_size * th.exhaustion_share)
+    # A pair cannot hold more ports in a window than it has flows: count first (cheap), then look
+    # at the windows of the few pairs with enough flows.
+    sizes = rows.group_by(keys).agg(n=rows.count())
+    big = rows.semi_join(sizes.filter(sizes.n >= limit).select(*keys), keys)
+    big = big.mutate(window=big.t // size)
+    per_window = big.group_by([*keys, "window"]).agg(ports=big.client_port.nunique())
     peak = per_window.group_by(keys).agg(peak_ports=per_window.ports.max())
-    risky = peak.filter(peak.peak_ports >= int(options.pool_size * th.exhaustion_share))
+    risky = peak.filter(peak.peak_ports >= limit)
     hit = rows.semi_join(risky.select(*keys), keys)
     totals = hit.group_by(keys).agg(
         flows=hit.count(),

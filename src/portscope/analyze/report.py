@@ -149,7 +149,22 @@ def _empty_reason(inputs: list[InputSummary], flows: int) -> str | None:
 
 
 def _rows(con: Any, expr: Any) -> list[dict[str, Any]]:
-    return [{k: _plain(v) for k, v in row.items()} for row in con.to_pyarrow(expr).to_pylist()]
+    """The result as JSON-ready dicts: times as ISO text and floats rounded, done column-wise in Arrow
+    (per value in Python, a firewall log's 60,000 ports took a second)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = con.to_pyarrow(expr)
+    for index, column in enumerate(table.schema):
+        if pa.types.is_timestamp(column.type):
+            as_utc = table.column(index).cast(pa.timestamp("us"))
+            text = pc.strftime(as_utc, format="%Y-%m-%dT%H:%M:%S") if len(as_utc) else as_utc.cast(pa.string())
+            text = pc.binary_join_element_wise(text, pa.scalar("Z"), "") if len(as_utc) else text
+            table = table.set_column(index, column.name, text)
+        elif pa.types.is_floating(column.type):
+            table = table.set_column(index, column.name, pc.round(table.column(index), 3))
+    rows: list[dict[str, Any]] = table.to_pylist()
+    return rows
 
 
 def _plain(value: Any) -> Any:
@@ -192,36 +207,28 @@ def _services(con: Any, f: Any, names: dict[tuple[int, str], str]) -> list[dict[
 
 
 def _ports(con: Any, f: Any, names: dict[tuple[int, str], str], options: AnalyzeOptions) -> list[dict[str, Any]]:
-    from portscope.ports.ranges import iana_range
-
     low, high = options.ephemeral
     serves: dict[tuple[int, str], list[str]] = {}
     for row in _rows(con, _top_services_per_client_port(f)):
         serves.setdefault((row["port"], row["protocol"]), []).append(f"{row['service_port']}/{row['protocol']}")
+    ranges = ((0, 1023, "system"), (1024, 49151, "user"), (49152, 65535, "dynamic"))
     out = []
     for row in _rows(con, overview.ports(f)):
         port, protocol = row["port"], row["protocol"]
         if port is None:  # a side without a port (a cut log without id.orig_p)
             continue
         served, used = row["server_flows"], row["client_flows"]
-        name = names.get((port, protocol))
-        if served and used:
-            role = "both"
-        elif served:
-            role = "service"
-        elif serves.get((port, protocol)):
-            role = "client"
-        else:
-            role = "unexplained"
+        serving = serves.get((port, protocol))
+        role = "both" if served and used else "service" if served else "client" if serving else "unexplained"
         out.append(
             {
                 "port": port,
                 "protocol": protocol,
                 "as": role,
-                "service": name,
+                "service": names.get((port, protocol)),
                 "flows": served + used,
-                "serves": serves.get((port, protocol), [])[:3] if role in ("client", "both") else [],
-                "range": iana_range(port)[0],
+                "serves": serving[:3] if serving and role in ("client", "both") else [],
+                "range": next(name for first, last, name in ranges if first <= port <= last),
                 "ephemeral": low <= port <= high,
             }
         )

@@ -50,10 +50,11 @@ def test_every_embedded_pattern_is_found_and_no_background_flagged(
 
 @pytest.mark.slow
 # Spark's own plumbing, not ours: py4j leaves its gateway sockets to the garbage collector, and
-# pyspark's Arrow conversion passes pandas 3 a deprecated keyword.
+# pyspark 4.0's pandas glue uses options and keywords pandas 3 deprecates.
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-@pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_spark_gives_the_same_report(million: tuple[Path, Any], duckdb_report: dict[str, Any]) -> None:
     pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'portscope[spark]')")
     if shutil.which("java") is None:

@@ -53,8 +53,23 @@ def analyze(paths: Sequence[str], options: AnalyzeOptions, *, format: str | None
 
 
 def _disconnect(con: Any) -> None:
+    """Close the engine; for Spark, stop the session and the JVM gateway too (py4j would otherwise
+    leave its sockets and the JVM to the garbage collector)."""
     with contextlib.suppress(Exception):  # closing is best effort; the report is already made
         con.disconnect()
+    if getattr(con, "name", "") != "pyspark":
+        return
+    with contextlib.suppress(Exception):
+        from pyspark import SparkContext
+
+        context = SparkContext._active_spark_context
+        if context is not None:
+            context.stop()
+        gateway = SparkContext._gateway
+        if gateway is not None:
+            gateway.shutdown()
+            SparkContext._gateway = None
+            SparkContext._jvm = None
 
 
 def build_report(

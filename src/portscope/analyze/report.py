@@ -182,14 +182,6 @@ def _rows(con: Any, expr: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return iso(value)
-    if isinstance(value, float):
-        return round(value, 3)
-    return value
-
-
 def _counts(con: Any, f: Any, column: str) -> dict[str, int]:
     rows = con.to_pyarrow(overview.counts_by(f, column)).to_pylist()
     return {str(r[column]): int(r["n"]) for r in sorted(rows, key=lambda r: (-r["n"], str(r[column])))}

@@ -65,3 +65,29 @@ def test_spark_gives_the_same_report(million: tuple[Path, Any], duckdb_report: d
     assert ours["findings"] == theirs["findings"]  # first: the part that matters most, and a readable diff
     for key in ours:
         assert ours[key] == theirs[key], key
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_spark_reads_zeek_logs_itself_with_the_same_result() -> None:
+    """On Spark a conn.log is read by the engine's CSV reader (tables.py), not by portscope on the driver:
+    the report is the same as DuckDB's through portscope's reader, but for line numbers (engines have none)."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'portscope[spark]')")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java (CI installs openjdk-17-jre-headless)")
+    log = str(Path(__file__).resolve().parents[1] / "data" / "zeek_conn" / "zat-bro2-conn.log")
+    reports = [analyze([log], AnalyzeOptions(engine=engine)) for engine in ("duckdb", "spark")]
+    for report in reports:
+        for finding in report["findings"]:
+            assert finding["evidence"]["sample"]
+            for flow in finding["evidence"]["sample"]:
+                flow["line"] = None
+    ours, theirs = (_comparable(r) for r in reports)
+    assert theirs["inputs"] == [
+        {"path": log, "format": "zeek_conn", "flows": 360, "bad_records": 0, "skipped_lines": 0}
+    ]
+    assert [f["kind"] for f in ours["findings"]] == ["horizontal_scan"]
+    assert ours == theirs

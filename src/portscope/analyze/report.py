@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from portscope.analyze import overview
-from portscope.analyze.engine import InputSummary, connect, load_inputs
+from portscope.analyze.engine import InputSummary, Materialised, connect, load_inputs
 from portscope.analyze.findings import Detection, collect_findings, iso
 from portscope.analyze.options import SEVERITIES, AnalyzeOptions
 from portscope.analyze.prepare import STORED, prepare, with_sides
@@ -75,12 +75,11 @@ def _disconnect(con: Any) -> None:
 def build_report(
     con: Any, flows: Any, inputs: list[InputSummary], options: AnalyzeOptions, baseline: Any = None
 ) -> dict[str, Any]:
-    stored = prepare(flows, options).select(*STORED).cache()
+    stored = Materialised(con, prepare(flows, options).select(*STORED))
     try:
-        return _report(con, with_sides(stored), inputs, options, baseline)
+        return _report(con, with_sides(stored.table), inputs, options, baseline)
     finally:
-        with contextlib.suppress(Exception):  # a cached table that is already gone
-            stored.release()
+        stored.release()
 
 
 def _report(con: Any, f: Any, inputs: list[InputSummary], options: AnalyzeOptions, baseline: Any) -> dict[str, Any]:

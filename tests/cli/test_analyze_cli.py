@@ -107,3 +107,33 @@ def test_baseline_reports_new_ports(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert code == 0
     new = [f for f in json.loads(out)["findings"] if f["kind"] == "new_port"]
     assert len(new) == 150 and {f["severity"] for f in new} == {"medium"}  # inbound: medium
+
+
+def test_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    """Each step shows on stderr when it is a terminal (a pty here), and is cleared at the end."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    log = tmp_path / "ufw.log"
+    log.write_text(UFW_SCAN)
+    main_end, terminal = pty.openpty()
+    command = [sys.executable, "-m", "portscope", "analyze", str(log), "--json"]
+    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=terminal, check=False, timeout=120)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main_end, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main_end)
+    assert done.returncode == 0 and json.loads(done.stdout)["schema"] == "portscope.analyze/1"
+    assert b"reading and orienting the flows" in shown and b"detections 1/" in shown
+    assert shown.endswith(b"\r\x1b[K")
+    piped = subprocess.run(command, capture_output=True, check=False, timeout=120)
+    assert piped.stderr == b""

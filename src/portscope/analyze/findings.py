@@ -77,13 +77,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def collect_findings(con: Any, detections: list[Detection], evidence: int) -> list[dict[str, Any]]:
-    """Run every detection, fetch the evidence in one query, and return the findings, ordered."""
+def collect_findings(
+    con: Any, detections: list[Detection], evidence: int, step: Callable[[str], None] | None = None
+) -> list[dict[str, Any]]:
+    """Run every detection, fetch each one's evidence, and return the findings, ordered."""
     import ibis
 
     rows: list[dict[str, Any]] = []
     samples: dict[str, list[dict[str, Any]]] = {}
-    for detection in detections:
+    for number, detection in enumerate(detections, 1):
+        if step is not None:
+            step(f"detections {number}/{len(detections)}: {detection.kind.replace('_', ' ')}")
         found = detection.findings.mutate(fkey=_key(detection.findings, detection.kind, detection.keys))
         fetched = con.to_pyarrow(found)
         result = fetched.to_pylist()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -48,3 +49,8 @@ class AnalyzeOptions:
     evidence: int = 20  # flows shown per finding
     top: int = 20  # rows of talkers and services shown by the text report
     thresholds: Thresholds = field(default_factory=Thresholds)
+    progress: Callable[[str], None] | None = field(default=None, compare=False)  # told each step's name
+
+    def step(self, name: str) -> None:
+        if self.progress is not None:
+            self.progress(name)

@@ -75,6 +75,7 @@ def _disconnect(con: Any) -> None:
 def build_report(
     con: Any, flows: Any, inputs: list[InputSummary], options: AnalyzeOptions, baseline: Any = None
 ) -> dict[str, Any]:
+    options.step("reading and orienting the flows")
     stored = Materialised(con, prepare(flows, options).select(*STORED))
     try:
         return _report(con, with_sides(stored.table), inputs, options, baseline)
@@ -110,6 +111,7 @@ def _report(con: Any, f: Any, inputs: list[InputSummary], options: AnalyzeOption
         document["timeline"] = {"bucket_seconds": 60, "classes": list(overview.TIMELINE_CLASSES), "rows": []}
         document["fail_on"] = options.fail_on
         return document
+    options.step("services, ports, talkers, timeline")
     summary["addresses"] = _addresses(con, f)
     names = _service_names()
     document["services"] = _services(con, f, names)
@@ -118,7 +120,7 @@ def _report(con: Any, f: Any, inputs: list[InputSummary], options: AnalyzeOption
     document["talkers"] = _rows(con, overview.talkers(f, options.top))
     document["timeline"] = _timeline(con, f, head)
     detections = _detections(f, options, baseline)
-    findings = collect_findings(con, detections, options.evidence)
+    findings = collect_findings(con, detections, options.evidence, options.step)
     for finding in findings:
         summary["findings"][finding["severity"]] += 1
     document["findings"] = findings

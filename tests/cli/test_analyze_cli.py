@@ -137,3 +137,18 @@ def test_progress_on_a_terminal_only(tmp_path: Path) -> None:
     assert shown.endswith(b"\r\x1b[K")
     piped = subprocess.run(command, capture_output=True, check=False, timeout=120)
     assert piped.stderr == b""
+
+
+def test_parquet_inputs_counted_and_globbed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "ufw.log"
+    log.write_text(UFW_SCAN)
+    for name in ("a.parquet", "b.parquet"):
+        assert main(["convert", str(log), "-o", str(tmp_path / name)]) == 0
+    capsys.readouterr()
+    code, out, _ = _run(capsys, str(tmp_path / "*.parquet"), "--json")
+    report = json.loads(out)
+    assert code == 0
+    assert report["inputs"] == [
+        {"path": str(tmp_path / "*.parquet"), "format": "parquet", "flows": 300, "bad_records": 0, "skipped_lines": 0}
+    ]
+    assert report["summary"]["flows"] == 300

@@ -112,7 +112,7 @@ class Materialised:
     faster but held 4.2-4.5 GB at its peak against 3.2 GB, past the 4 GB this must stay under.
     """
 
-    def __init__(self, con: Any, expr: Any) -> None:
+    def __init__(self, expr: Any) -> None:
         self.table: Any = expr.cache()
 
     def release(self) -> None:
@@ -127,8 +127,14 @@ def engine_reads_zeek(con: Any) -> bool:
 
 
 def _is_parquet(path: str) -> bool:
+    """A Parquet file (by its magic), a directory of them, a glob of them, or a URL the engine reads."""
     if "://" in path:
         return path.endswith((".parquet", "/"))
+    if any(char in path for char in "*?[") and not os.path.exists(path):
+        import glob
+
+        matched = sorted(glob.glob(path))
+        return bool(matched) and all(os.path.isfile(m) and _is_parquet(m) for m in matched)
     try:
         with open(path, "rb") as handle:
             return handle.read(4) == _PARQUET_MAGIC
@@ -161,7 +167,7 @@ def load_inputs(
                 fields = zeek_fields(path) or []
                 table = zeek_table(con, "spark", path, fields)
                 parts.append(table)
-                summaries.append(InputSummary(path, "zeek_conn", int(con.execute(table.count()))))
+                summaries.append(InputSummary(path, "zeek_conn", int(con.to_pyarrow(table.count()).as_py())))
             elif format in (None, "parquet") and path != "-" and _is_parquet(path):
                 table = con.read_parquet(path)
                 missing = [name for name in names if name not in table.columns]
@@ -171,7 +177,7 @@ def load_inputs(
                         "write one with portscope convert"
                     )
                 parts.append(table.select(*names))
-                summaries.append(InputSummary(path, "parquet"))
+                summaries.append(InputSummary(path, "parquet", int(con.to_pyarrow(table.count()).as_py())))
             else:
                 parsed.append(path)
         if parsed:

@@ -76,7 +76,7 @@ def build_report(
     con: Any, flows: Any, inputs: list[InputSummary], options: AnalyzeOptions, baseline: Any = None
 ) -> dict[str, Any]:
     options.step("reading and orienting the flows")
-    stored = Materialised(con, prepare(flows, options).select(*STORED))
+    stored = Materialised(prepare(flows, options).select(*STORED))
     try:
         return _report(con, with_sides(stored.table), inputs, options, baseline)
     finally:

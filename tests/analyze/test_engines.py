@@ -91,3 +91,29 @@ def test_spark_reads_zeek_logs_itself_with_the_same_result() -> None:
     ]
     assert [f["kind"] for f in ours["findings"]] == ["horizontal_scan"]
     assert ours == theirs
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_spark_reads_vpc_flow_logs_itself_with_the_same_result(tmp_path: Path) -> None:
+    """A VPC flow log with both halves of 3,000 connections and a scan: Spark's own read of it gives
+    DuckDB's report through portscope's reader, but for line numbers."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'portscope[spark]')")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java (CI installs openjdk-17-jre-headless)")
+    from tests.analyze.test_direction import _vpc_log
+
+    log = tmp_path / "vpc.log"
+    _vpc_log(log)
+    reports = [analyze([str(log)], AnalyzeOptions(engine=engine)) for engine in ("duckdb", "spark")]
+    for report in reports:
+        for finding in report["findings"]:
+            for flow in finding["evidence"]["sample"]:
+                flow["line"] = None
+    ours, theirs = (_comparable(r) for r in reports)
+    assert theirs["inputs"][0]["format"] == "aws_vpc" and theirs["inputs"][0]["flows"] == 6040
+    assert [f["kind"] for f in ours["findings"]] == ["vertical_scan"]
+    assert ours == theirs

@@ -4,7 +4,7 @@ DuckDB runs in this process. Spark runs in local mode (``--engine spark``) or on
 (``--spark-master spark://host:7077``, ``yarn``, ``k8s://...``); Ibis compiles the same analyses for
 both. Parquet written by ``portscope convert`` is read by the engine itself, straight from its files
 (a cluster reads them from shared storage: give ``hdfs://`` or ``s3a://`` paths), and so are Zeek
-conn.logs on Spark (:mod:`.tables`); every other format is read by portscope's own readers into a
+conn.logs and AWS VPC flow logs on Spark (:mod:`.tables`); every other format is read by portscope's own readers into a
 temporary Parquet file first.
 """
 
@@ -120,9 +120,10 @@ class Materialised:
             self.table.release()
 
 
-def engine_reads_zeek(con: Any) -> bool:
-    """Spark reads Zeek TSV logs itself (a cluster's executors, not the driver, read a month of them);
-    DuckDB gets them through portscope's reader, which numbers lines and counts bad records."""
+def engine_reads_tables(con: Any) -> bool:
+    """Spark reads Zeek TSV logs and VPC flow logs (with their header) itself: a cluster's executors,
+    not the driver, read a month of them. DuckDB gets them through portscope's readers, which number
+    lines and count bad records."""
     return getattr(con, "name", "") == "pyspark"
 
 
@@ -154,7 +155,7 @@ def load_inputs(
     workdir: str | None = None,
 ) -> Iterator[EngineInputs]:
     """The inputs as one Ibis table in the flow schema; temporary files live as long as the block."""
-    from portscope.analyze.tables import is_zeek_tsv, zeek_fields, zeek_table
+    from portscope.analyze.tables import is_zeek_tsv, vpc_header, vpc_table, zeek_fields, zeek_table
     from portscope.flows import flow_schema
 
     names = flow_schema().names
@@ -163,11 +164,15 @@ def load_inputs(
     with tempfile.TemporaryDirectory(prefix="portscope-analyze-", dir=workdir) as scratch:
         parsed: list[str] = []
         for path in paths:
-            if engine_reads_zeek(con) and format in (None, "zeek_conn") and path != "-" and is_zeek_tsv(path):
+            if engine_reads_tables(con) and format in (None, "zeek_conn") and path != "-" and is_zeek_tsv(path):
                 fields = zeek_fields(path) or []
                 table = zeek_table(con, "spark", path, fields)
                 parts.append(table)
                 summaries.append(InputSummary(path, "zeek_conn", int(con.to_pyarrow(table.count()).as_py())))
+            elif engine_reads_tables(con) and format in (None, "aws_vpc") and path != "-" and vpc_header(path):
+                table = vpc_table(con, "spark", path, vpc_header(path) or [])
+                parts.append(table)
+                summaries.append(InputSummary(path, "aws_vpc", int(con.to_pyarrow(table.count()).as_py())))
             elif format in (None, "parquet") and path != "-" and _is_parquet(path):
                 table = con.read_parquet(path)
                 missing = [name for name in names if name not in table.columns]

@@ -1,12 +1,14 @@
-"""Logs that are tables already, read by the engine straight from their files.
+"""Logs that are tables already (Zeek conn.log, AWS VPC flow logs), read by the engine from their files.
 
 On Spark, a month of an organisation's Zeek conn.logs should never pass through the driver: the
 executors read the TSV themselves (the engine's CSV reader: tab separated, ``#`` lines skipped,
 ``-`` for unset) and the columns become the flow table here, in Ibis, the way portscope's own
 reader (sources/_zeek_fields.py) maps them: ICMP type and code out of the port columns, bytes from
 ``orig_ip_bytes``/``resp_ip_bytes``, the originator observed unless Zeek flipped it (``^``),
-direction from ``local_orig``/``local_resp``. Engines do not number lines, so the evidence of such
-rows names the file and the Zeek ``uid`` (``flow_id``), with no line.
+direction from ``local_orig``/``local_resp``. VPC flow logs with their header line (as S3 delivery
+writes them) likewise, as sources/aws_vpc.py maps them. Engines do not number lines, so the
+evidence of such rows names the file (and for Zeek the ``uid``, ``flow_id``), with no line; and
+engines do not report malformed values one by one: a value that does not parse becomes null.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from portscope.errors import DataError
 
-__all__ = ["is_zeek_tsv", "zeek_fields", "zeek_table"]
+__all__ = ["is_zeek_tsv", "vpc_header", "vpc_table", "zeek_fields", "zeek_table"]
 
 _PAIRED_V4 = (0, 8, 9, 10, 13, 14, 15, 16, 17, 18)  # ICMP echo/info pairs: resp_p is the reply type
 _PAIRED_V6 = (128, 129, 130, 131, 133, 134, 135, 136, 139, 140, 144, 145)
@@ -138,4 +140,114 @@ def _flows(raw: Any, path: str, ibis: Any) -> Any:
     )
     if list(flows.columns) != flow_schema().names:  # the flow schema grew: this mapping must follow
         raise RuntimeError("analyze/tables.py maps Zeek to an outdated flow schema")
+    return flows
+
+
+_VPC_NEEDED = {"srcaddr", "dstaddr", "srcport", "dstport", "protocol", "start", "action"}
+
+
+def vpc_header(path: str) -> list[str] | None:
+    """The header line's raw tokens of an AWS VPC flow log (plain or gzip), or None when it has none."""
+    from portscope.sources.aws_vpc import KNOWN_FIELDS
+
+    try:
+        opener: Any = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rb") as handle:
+            first = handle.readline(4096)
+    except OSError:
+        return None
+    tokens: list[str] = first.decode("ascii", "replace").split()
+    names = [_vpc_name(t) for t in tokens]
+    if not tokens or not all(n in KNOWN_FIELDS for n in names) or not set(names) >= _VPC_NEEDED:
+        return None
+    return tokens
+
+
+def _vpc_name(token: str) -> str:
+    return token.strip("${}").replace("_", "-")
+
+
+def vpc_table(con: Any, engine: str, path: str, tokens: list[str]) -> Any:
+    """The VPC flow log at ``path`` (with its header) as an Ibis table in the flow schema, read by the engine."""
+    import ibis
+
+    if engine == "spark":
+        raw = con.read_csv(path, sep=" ", header=True, nullValue="-", inferSchema=False)
+    else:
+        raw = con.read_csv(path, delim=" ", header=True, all_varchar=True, quote="", escape="", nullstr="-")
+    rename = {_vpc_name(t).replace("-", "_"): t for t in tokens}
+    raw = raw.rename(rename)
+    return _vpc_flows(raw, path, ibis)
+
+
+def _vpc_flows(raw: Any, path: str, ibis: Any) -> Any:
+    from portscope.flows import flow_schema
+    from portscope.sources._tabular import _FLAG_BITS, PORT_PROTOCOLS, PROTOCOL_NAMES
+
+    def col(name: str, kind: str = "string") -> Any:
+        key = name.replace("-", "_")
+        if key in raw.columns:
+            return raw[key].try_cast(kind) if kind != "string" else raw[key]
+        return ibis.literal(None, type=kind)
+
+    status = col("log-status")
+    raw = raw.filter(status.isnull() | ~status.isin(("NODATA", "SKIPDATA")))
+    first = _vpc_name(raw.columns[0]) if raw.columns else ""
+    if first.replace("-", "_") in raw.columns:  # the header again (files concatenated): not a record
+        lead = raw[raw.columns[0]].cast("string")
+        raw = raw.filter(lead.isnull() | (lead != first))
+    ip_proto = col("protocol", "int32")
+    flags = col("tcp-flags", "int32")
+    start_us = col("start", "int64") * 1_000_000
+    end_us = col("end", "int64") * 1_000_000
+    epoch = ibis.timestamp("1970-01-01 00:00:00")
+    portless = ~ip_proto.isin(PORT_PROTOCOLS)
+    names = ibis.literal("")
+    for bit, name in _FLAG_BITS:
+        names = names + ibis.ifelse((flags & bit) != 0, name + " ", "")
+    flag_text = names.rstrip().nullif("")
+    opened = ((flags & 0x02) != 0) & ((flags & 0x10) == 0)
+    action = col("action")
+    way = col("flow-direction")
+    flows = raw.select(
+        start=epoch + start_us.as_interval("us"),
+        end=epoch + end_us.as_interval("us"),
+        duration=(end_us - start_us).cast("float64") / 1e6,
+        observer=col("interface-id"),
+        source_format=ibis.literal("aws_vpc"),
+        protocol=ibis.cases(
+            *((ip_proto == number, name) for number, name in PROTOCOL_NAMES.items()), else_=ip_proto.cast("string")
+        ),
+        ip_proto=ip_proto,
+        src_addr=col("srcaddr"),
+        src_port=ibis.ifelse(portless, ibis.literal(None, type="int32"), col("srcport", "int32")),
+        dst_addr=col("dstaddr"),
+        dst_port=ibis.ifelse(portless, ibis.literal(None, type="int32"), col("dstport", "int32")),
+        icmp_type=ibis.literal(None, type="int32"),
+        icmp_code=ibis.literal(None, type="int32"),
+        action=ibis.cases((action.isin(("ACCEPT",)), "allow"), (action.isin(("REJECT",)), "deny"), else_=None),
+        direction=ibis.cases((way.isin(("ingress",)), "inbound"), (way.isin(("egress",)), "outbound"), else_=None),
+        initiator=ibis.ifelse(opened.fill_null(False), "observed", ibis.literal(None, type="string")),
+        packets_out=col("packets", "int64"),
+        packets_in=ibis.literal(None, type="int64"),
+        bytes_out=col("bytes", "int64"),
+        bytes_in=ibis.literal(None, type="int64"),
+        tcp_flags=flag_text,
+        conn_state=ibis.literal(None, type="string"),
+        history=ibis.literal(None, type="string"),
+        service=ibis.literal(None, type="string"),
+        in_interface=ibis.literal(None, type="string"),
+        out_interface=ibis.literal(None, type="string"),
+        rule=ibis.literal(None, type="string"),
+        process_name=ibis.literal(None, type="string"),
+        process_pid=ibis.literal(None, type="int64"),
+        process_path=ibis.literal(None, type="string"),
+        user=ibis.literal(None, type="string"),
+        flow_id=ibis.literal(None, type="string"),
+        community_id=ibis.literal(None, type="string"),
+        evidence_file=ibis.literal(path),
+        evidence_line=ibis.literal(None, type="int64"),
+    )
+    if list(flows.columns) != flow_schema().names:  # the flow schema grew: this mapping must follow
+        raise RuntimeError("analyze/tables.py maps VPC flow logs to an outdated flow schema")
     return flows

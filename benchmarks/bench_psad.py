@@ -39,7 +39,8 @@ from typing import Any, NamedTuple
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.analyze.synthetic import GroundTruth, iptables_log  # noqa: E402
+from tests.analyze.synthetic import GroundTruth  # noqa: E402
+from tests.analyze.synthetic_logs import iptables_log  # noqa: E402
 
 PSAD_OVERRIDE = """\
 HOSTNAME                    benchhost;

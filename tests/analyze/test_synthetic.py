@@ -14,7 +14,8 @@ import pyarrow.compute as pc
 import pytest
 
 from portscope.flows import flow_schema
-from tests.analyze.synthetic import Expected, GroundTruth, flow_table, iptables_log
+from tests.analyze.synthetic import Expected, GroundTruth, flow_table
+from tests.analyze.synthetic_logs import iptables_log
 
 N_FLOWS = 60_000
 N_LINES = 20_000

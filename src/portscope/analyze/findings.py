@@ -1,10 +1,11 @@
 """Findings: what a detection hands over, how each gets its evidence, and their order in a report.
 
 A detection is two Ibis expressions: ``findings`` (one row per finding, with the columns in
-:data:`FINDING_COLUMNS` and its own metric columns) and ``members`` (the flows behind them, with
-the same key columns). The engine computes a string key for both, and one query then fetches the
-first ``N`` flows of every finding, earliest first, with their file and line: the evidence.
-Severity and title are worded here, in Python, from the few rows a detection returns.
+:data:`FINDING_COLUMNS` and its own metric columns) and ``members`` (the candidate flows, with the
+same key columns). Once a detection's findings are fetched, one more query per detection takes the
+members whose keys are among them and returns the first ``N`` flows of each finding, earliest
+first, with their file and line: the evidence. Severity and title are worded here, in Python, from
+the few rows a detection returns.
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +34,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.analyze.synthetic import GroundTruth, flow_table  # noqa: E402
+
+from _timing import run_timed  # noqa: E402
 
 FLOOR = """
 import sys, duckdb
@@ -55,17 +56,8 @@ class Run(NamedTuple):
 
 def timed(name: str, command: list[str], ok: tuple[int, ...] = (0,)) -> Run | None:
     """One whole process under /usr/bin/time: wall seconds and peak resident memory."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as peak:
-        started = time.perf_counter()
-        done = subprocess.run(
-            ["/usr/bin/time", "-o", peak.name, "-f", "%M", *command], capture_output=True, text=True, check=False
-        )
-        seconds = time.perf_counter() - started
-        kilobytes = peak.read().strip().splitlines()[-1]
-    if done.returncode not in ok:
-        print(f"{name}: exit {done.returncode}: {done.stderr.strip()[-1500:]}", file=sys.stderr)
-        return None
-    return Run(name, seconds, int(kilobytes) / 1024, done.stdout)
+    done = run_timed(name, command, ok)
+    return None if done is None else Run(name, done.seconds, done.peak_mb, done.stdout)
 
 
 def check(run: Run, truth: GroundTruth) -> tuple[str, str]:

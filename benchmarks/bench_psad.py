@@ -42,6 +42,8 @@ sys.path.insert(0, str(REPO))
 from tests.analyze.synthetic import GroundTruth  # noqa: E402
 from tests.analyze.synthetic_logs import iptables_log  # noqa: E402
 
+from _timing import run_timed  # noqa: E402
+
 PSAD_OVERRIDE = """\
 HOSTNAME                    benchhost;
 PSAD_DIR                    {work}/log;
@@ -69,17 +71,8 @@ class Run(NamedTuple):
 
 def timed(name: str, command: list[str], lines: int, ok: tuple[int, ...] = (0,)) -> Run | None:
     """One whole process under /usr/bin/time: wall seconds and peak resident memory."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as peak:
-        started = time.perf_counter()
-        done = subprocess.run(
-            ["/usr/bin/time", "-o", peak.name, "-f", "%M", *command], capture_output=True, text=True, check=False
-        )
-        seconds = time.perf_counter() - started
-        kilobytes = peak.read().strip().splitlines()[-1]
-    if done.returncode not in ok:
-        print(f"{name}: exit {done.returncode}: {done.stderr.strip()[-800:]}", file=sys.stderr)
-        return None
-    return Run(name, lines, seconds, int(kilobytes) / 1024, done.stdout)
+    done = run_timed(name, command, ok, shown=800)
+    return None if done is None else Run(name, lines, done.seconds, done.peak_mb, done.stdout)
 
 
 def psad_available() -> bool:

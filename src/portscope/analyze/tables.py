@@ -24,13 +24,21 @@ _PAIRED_V4 = (0, 8, 9, 10, 13, 14, 15, 16, 17, 18)  # ICMP echo/info pairs: resp
 _PAIRED_V6 = (128, 129, 130, 131, 133, 134, 135, 136, 139, 140, 144, 145)
 
 
-def zeek_fields(path: str) -> list[str] | None:
-    """The ``#fields`` of a Zeek TSV log (plain or gzip), or None when the file is not one."""
+def _head(path: str, size: int = 65536) -> bytes | None:
+    """The first bytes of a plain or gzip file, or None when it cannot be read (then it is no table)."""
     try:
         opener: Any = gzip.open if path.endswith(".gz") else open
         with opener(path, "rb") as handle:
-            head = handle.read(65536)
+            data: bytes = handle.read(size)
+            return data
     except OSError:
+        return None
+
+
+def zeek_fields(path: str) -> list[str] | None:
+    """The ``#fields`` of a Zeek TSV log (plain or gzip), or None when the file is not one."""
+    head = _head(path)
+    if head is None:
         return None
     for line in head.split(b"\n")[:20]:
         if line.startswith(b"#fields\t"):
@@ -150,13 +158,10 @@ def vpc_header(path: str) -> list[str] | None:
     """The header line's raw tokens of an AWS VPC flow log (plain or gzip), or None when it has none."""
     from portscope.sources.aws_vpc import KNOWN_FIELDS
 
-    try:
-        opener: Any = gzip.open if path.endswith(".gz") else open
-        with opener(path, "rb") as handle:
-            first = handle.readline(4096)
-    except OSError:
+    head = _head(path)
+    if head is None:
         return None
-    tokens: list[str] = first.decode("ascii", "replace").split()
+    tokens: list[str] = head.split(b"\n", 1)[0].decode("ascii", "replace").split()
     names = [_vpc_name(t) for t in tokens]
     if not tokens or not all(n in KNOWN_FIELDS for n in names) or not set(names) >= _VPC_NEEDED:
         return None

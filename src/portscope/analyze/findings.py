@@ -17,7 +17,7 @@ from typing import Any
 
 from portscope.analyze.options import SEVERITIES
 
-__all__ = ["FINDING_COLUMNS", "MITRE", "Detection", "collect_findings", "iso"]
+__all__ = ["FINDING_COLUMNS", "MITRE", "Detection", "collect_findings", "iso", "json_rows"]
 
 FINDING_COLUMNS = ("src", "dst", "port", "protocol", "first_seen", "last_seen", "flows")
 EVIDENCE_COLUMNS = ("start", "src", "sport", "dst", "dport", "proto", "action", "flags", "file", "line")
@@ -70,12 +70,22 @@ def iso(value: Any) -> str | None:
     return str(value)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return iso(value)
-    if isinstance(value, float):
-        return round(value, 3)
-    return value
+def json_rows(table: Any) -> list[dict[str, Any]]:
+    """An engine's Arrow result as JSON-ready dicts: times as ISO text with a Z, floats rounded to 3
+    places, done column-wise in Arrow (per value in Python, a firewall log's 60,000 ports took a second)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for index, column in enumerate(table.schema):
+        if pa.types.is_timestamp(column.type):
+            as_utc = table.column(index).cast(pa.timestamp("us"))
+            text = pc.strftime(as_utc, format="%Y-%m-%dT%H:%M:%S") if len(as_utc) else as_utc.cast(pa.string())
+            text = pc.binary_join_element_wise(text, pa.scalar("Z"), "") if len(as_utc) else text
+            table = table.set_column(index, column.name, text)
+        elif pa.types.is_floating(column.type):
+            table = table.set_column(index, column.name, pc.round(table.column(index), 3))
+    rows: list[dict[str, Any]] = table.to_pylist()
+    return rows
 
 
 def collect_findings(
@@ -91,11 +101,12 @@ def collect_findings(
             step(f"detections {number}/{len(detections)}: {detection.kind.replace('_', ' ')}")
         found = detection.findings.mutate(fkey=_key(detection.findings, detection.kind, detection.keys))
         fetched = con.to_pyarrow(found)
-        result = fetched.to_pylist()
+        result = json_rows(fetched)
         if not result:
             continue
-        for row in result:
-            severity, title, technique = detection.describe(row)
+        # Worded from the exact values (a jitter of 0.0054 is "1%"), stored as the report shows them.
+        for exact, row in zip(fetched.to_pylist(), result, strict=True):
+            severity, title, technique = detection.describe(exact)
             finding: dict[str, Any] = {
                 "kind": detection.kind,
                 "severity": severity,
@@ -103,9 +114,9 @@ def collect_findings(
                 "mitre": None if technique is None else {"id": technique, "name": MITRE[technique]},
             }
             for name in FINDING_COLUMNS:
-                finding[name] = _plain(row.get(name))
+                finding[name] = row.get(name)
             finding["metrics"] = {
-                k: _plain(v) for k, v in row.items() if k not in FINDING_COLUMNS and k not in ("fkey", "kind")
+                k: v for k, v in row.items() if k not in FINDING_COLUMNS and k not in ("fkey", "kind")
             }
             finding["fkey"] = row["fkey"]
             rows.append(finding)
@@ -119,7 +130,7 @@ def collect_findings(
         earliest = [flows.t, flows.file, flows.line, flows.sport, flows.dport]
         ranked = flows.mutate(rank=ibis.row_number().over(ibis.window(group_by="fkey", order_by=earliest)))
         picked = ranked.filter(ranked.rank < evidence).drop("rank", "t")
-        for flow in con.to_pyarrow(picked).to_pylist():
+        for flow in json_rows(con.to_pyarrow(picked)):
             samples.setdefault(flow.pop("fkey"), []).append(_evidence_row(flow))
     rank = {name: index for index, name in enumerate(reversed(SEVERITIES))}
     rows.sort(
@@ -146,7 +157,7 @@ def collect_findings(
 
 def _evidence_row(flow: dict[str, Any]) -> dict[str, Any]:
     return {
-        "start": iso(flow["start"]),
+        "start": flow["start"],
         "src": flow["src"],
         "src_port": flow["sport"],
         "dst": flow["dst"],

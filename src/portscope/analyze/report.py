@@ -9,7 +9,7 @@ from typing import Any
 
 from portscope.analyze import overview
 from portscope.analyze.engine import InputSummary, Materialised, connect, load_inputs
-from portscope.analyze.findings import Detection, collect_findings, iso
+from portscope.analyze.findings import Detection, collect_findings, iso, json_rows
 from portscope.analyze.options import SEVERITIES, AnalyzeOptions
 from portscope.analyze.prepare import STORED, prepare, with_sides
 
@@ -165,22 +165,7 @@ def _empty_reason(inputs: list[InputSummary], flows: int) -> str | None:
 
 
 def _rows(con: Any, expr: Any) -> list[dict[str, Any]]:
-    """The result as JSON-ready dicts: times as ISO text and floats rounded, done column-wise in Arrow
-    (per value in Python, a firewall log's 60,000 ports took a second)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    table = con.to_pyarrow(expr)
-    for index, column in enumerate(table.schema):
-        if pa.types.is_timestamp(column.type):
-            as_utc = table.column(index).cast(pa.timestamp("us"))
-            text = pc.strftime(as_utc, format="%Y-%m-%dT%H:%M:%S") if len(as_utc) else as_utc.cast(pa.string())
-            text = pc.binary_join_element_wise(text, pa.scalar("Z"), "") if len(as_utc) else text
-            table = table.set_column(index, column.name, text)
-        elif pa.types.is_floating(column.type):
-            table = table.set_column(index, column.name, pc.round(table.column(index), 3))
-    rows: list[dict[str, Any]] = table.to_pylist()
-    return rows
+    return json_rows(con.to_pyarrow(expr))
 
 
 def _counts(con: Any, f: Any, column: str) -> dict[str, int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portscope.analyze.findings import Detection
+from portscope.analyze.findings import Detection, named_by_sides
 from portscope.analyze.options import AnalyzeOptions
 from portscope.analyze.scans import probes
 
@@ -32,7 +32,7 @@ _SHORT_SECONDS = 30.0
 def _attempts(f: Any) -> Any:
     p = probes(f)
     p = p.filter((p.server_port.isin(AUTH_PORTS) | (p.action == "deny")) & (p.proto == "tcp"))
-    return p.mutate(src=p.client, dst=p.server, port=p.server_port, protocol=p.proto)
+    return named_by_sides(p)
 
 
 def brute_force(f: Any, options: AnalyzeOptions) -> Detection:

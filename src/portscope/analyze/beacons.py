@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portscope.analyze.findings import Detection
+from portscope.analyze.findings import Detection, named_by_sides
 from portscope.analyze.options import AnalyzeOptions
 
 __all__ = ["beaconing"]
@@ -54,20 +54,11 @@ def beaconing(f: Any, options: AnalyzeOptions) -> Detection:
         last_seen=timed.start.max(),
     )
     found = g.filter(g.on_time >= g.gaps * th.beacon_on_time_share)
-    found = found.mutate(
-        src=found.client,
-        dst=found.server,
-        port=found.server_port,
-        protocol=found.proto,
-        flows=found.gaps + 1,
-        jitter=(found.std_on_time / found.mean_on_time).fill_null(0.0),
-    ).drop("client", "server", "server_port", "proto", "std_on_time", "mean_on_time")
-    id_keys = ("src", "dst", "port", "protocol")
-    members = every_call.mutate(
-        src=every_call.client, dst=every_call.server, port=every_call.server_port, protocol=every_call.proto
+    found = named_by_sides(found).mutate(
+        flows=found.gaps + 1, jitter=(found.std_on_time / found.mean_on_time).fill_null(0.0)
     )
-
-    return Detection("beaconing", found, members, id_keys, _describe)
+    found = found.drop(*keys, "std_on_time", "mean_on_time")
+    return Detection("beaconing", found, named_by_sides(every_call), ("src", "dst", "port", "protocol"), _describe)
 
 
 def _describe(row: dict[str, Any]) -> tuple[str, str, str | None]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portscope.analyze.findings import Detection
+from portscope.analyze.findings import Detection, named_by_sides
 from portscope.analyze.options import AnalyzeOptions
 
 __all__ = ["ephemeral_listeners", "ephemeral_peers", "unsolicited_inbound"]
@@ -35,8 +35,8 @@ def _without_negotiated(f: Any, rows: Any) -> Any:
 
 def unsolicited_inbound(f: Any, options: AnalyzeOptions) -> Detection:
     rows = f.filter((f.kind == "ephemeral_inbound") & f.attempt & ~f.established & f.client_is_src)
-    rows = _without_negotiated(f, rows)
-    found = rows.group_by(src=rows.client, dst=rows.server, protocol=rows.proto).agg(
+    rows = named_by_sides(_without_negotiated(f, rows))
+    found = rows.group_by("src", "dst", "protocol").agg(
         port=rows.server_port.min(),
         ports=rows.server_port.nunique(),
         flows=rows.count(),
@@ -44,10 +44,7 @@ def unsolicited_inbound(f: Any, options: AnalyzeOptions) -> Detection:
         first_seen=rows.start.min(),
         last_seen=rows.start.max(),
     )
-    keys = ("src", "dst", "protocol")
-    members = rows.mutate(src=rows.client, dst=rows.server, protocol=rows.proto)
-
-    return Detection("unsolicited_inbound_ephemeral", found, members, keys, _describe_unsolicited)
+    return Detection("unsolicited_inbound_ephemeral", found, rows, ("src", "dst", "protocol"), _describe_unsolicited)
 
 
 def _describe_unsolicited(row: dict[str, Any]) -> tuple[str, str, str | None]:
@@ -65,8 +62,8 @@ def ephemeral_listeners(f: Any, options: AnalyzeOptions) -> Detection:
     rows = f.filter(
         (f.kind == "ephemeral_inbound") & f.established & (f.orientation == "observed") & (f.client_class != "service")
     )
-    rows = _without_negotiated(f, rows)
-    found = rows.group_by(dst=rows.server, port=rows.server_port, protocol=rows.proto).agg(
+    rows = named_by_sides(_without_negotiated(f, rows))
+    found = rows.group_by("dst", "port", "protocol").agg(
         clients=rows.client.nunique(),
         src=rows.client.min(),
         flows=rows.count(),
@@ -74,10 +71,7 @@ def ephemeral_listeners(f: Any, options: AnalyzeOptions) -> Detection:
         first_seen=rows.start.min(),
         last_seen=rows.start.max(),
     )
-    keys = ("dst", "port", "protocol")
-    members = rows.mutate(dst=rows.server, port=rows.server_port, protocol=rows.proto)
-
-    return Detection("ephemeral_listener", found, members, keys, _describe_listener)
+    return Detection("ephemeral_listener", found, rows, ("dst", "port", "protocol"), _describe_listener)
 
 
 def _describe_listener(row: dict[str, Any]) -> tuple[str, str, str | None]:
@@ -90,8 +84,8 @@ def _describe_listener(row: dict[str, Any]) -> tuple[str, str, str | None]:
 
 def ephemeral_peers(f: Any, options: AnalyzeOptions) -> Detection:
     rows = f.filter((f.kind == "ephemeral_peer") & (f.established | (f.action == "allow")))
-    rows = _without_negotiated(f, rows)
-    g = rows.group_by(src=rows.client, dst=rows.server, protocol=rows.proto).agg(
+    rows = named_by_sides(_without_negotiated(f, rows))
+    g = rows.group_by("src", "dst", "protocol").agg(
         flows=rows.count(),
         ports=rows.server_port.nunique(),
         port=rows.server_port.min(),
@@ -100,10 +94,7 @@ def ephemeral_peers(f: Any, options: AnalyzeOptions) -> Detection:
         last_seen=rows.start.max(),
     )
     found = g.filter(g.flows >= options.thresholds.ephemeral_peer_flows)
-    keys = ("src", "dst", "protocol")
-    members = rows.mutate(src=rows.client, dst=rows.server, protocol=rows.proto)
-
-    return Detection("ephemeral_to_ephemeral", found, members, keys, _describe_peer)
+    return Detection("ephemeral_to_ephemeral", found, rows, ("src", "dst", "protocol"), _describe_peer)
 
 
 def _describe_peer(row: dict[str, Any]) -> tuple[str, str, str | None]:

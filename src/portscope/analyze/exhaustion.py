@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portscope.analyze.findings import Detection
+from portscope.analyze.findings import Detection, named_by_sides
 from portscope.analyze.options import AnalyzeOptions
 
 __all__ = ["exhaustion"]
@@ -39,17 +39,12 @@ def exhaustion(f: Any, options: AnalyzeOptions) -> Detection:
         last_seen=hit.start.max(),
     )
     found = totals.inner_join(risky, keys)
-    found = found.mutate(
-        src=found.client,
-        dst=found.server,
-        port=found.server_port,
-        protocol=found.proto,
-        pool=options.pool_size,
-        share=(found.peak_ports / options.pool_size).cast("float64"),
-    ).drop(*keys)
+    found = named_by_sides(found).mutate(
+        pool=options.pool_size, share=(found.peak_ports / options.pool_size).cast("float64")
+    )
+    found = found.drop(*keys)
     id_keys = ("src", "dst", "port", "protocol")
-    members = rows.mutate(src=rows.client, dst=rows.server, port=rows.server_port, protocol=rows.proto)
-    return Detection("ephemeral_exhaustion", found, members, id_keys, _describe(th.exhaustion_window))
+    return Detection("ephemeral_exhaustion", found, named_by_sides(rows), id_keys, _describe(th.exhaustion_window))
 
 
 def _describe(window: float) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 
 from portscope.analyze.options import SEVERITIES
 
-__all__ = ["FINDING_COLUMNS", "MITRE", "Detection", "collect_findings", "iso", "json_rows"]
+__all__ = ["FINDING_COLUMNS", "MITRE", "Detection", "collect_findings", "iso", "json_rows", "named_by_sides"]
 
 FINDING_COLUMNS = ("src", "dst", "port", "protocol", "first_seen", "last_seen", "flows")
 EVIDENCE_COLUMNS = ("start", "src", "sport", "dst", "dport", "proto", "action", "flags", "file", "line")
@@ -43,6 +43,13 @@ class Detection:
     members: Any
     keys: tuple[str, ...]
     describe: Describe
+
+
+def named_by_sides(t: Any) -> Any:
+    """The parties a finding names, from oriented flows: the client as ``src``, the server as ``dst``,
+    the service port as ``port``, the transport as ``protocol``. (Evidence still shows each flow as
+    it was recorded: collect_findings derives its addresses from the sides, not from these names.)"""
+    return t.mutate(src=t.client, dst=t.server, port=t.server_port, protocol=t.proto)
 
 
 def _key(table: Any, kind: str, keys: tuple[str, ...]) -> Any:
@@ -126,7 +133,12 @@ def collect_findings(
         # the flows that matched: building it for millions of candidate rows cost seconds.
         wanted = ibis.memtable(fetched.select(list(detection.keys)))
         m = detection.members.semi_join(wanted, list(detection.keys))
-        flows = m.select(fkey=_key(m, detection.kind, detection.keys), **{c: m[c] for c in (*EVIDENCE_COLUMNS, "t")})
+        recorded = {
+            "src": ibis.ifelse(m.client_is_src, m.client, m.server),  # as the flow was written, whatever
+            "dst": ibis.ifelse(m.client_is_src, m.server, m.client),  # a detection named its keys
+        }
+        columns = {c: recorded.get(c, m[c]) for c in (*EVIDENCE_COLUMNS, "t")}
+        flows = m.select(fkey=_key(m, detection.kind, detection.keys), **columns)
         earliest = [flows.t, flows.file, flows.line, flows.sport, flows.dport]
         ranked = flows.mutate(rank=ibis.row_number().over(ibis.window(group_by="fkey", order_by=earliest)))
         picked = ranked.filter(ranked.rank < evidence).drop("rank", "t")

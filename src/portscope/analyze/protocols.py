@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portscope.analyze.findings import Detection
+from portscope.analyze.findings import Detection, named_by_sides
 from portscope.analyze.options import AnalyzeOptions
 
 __all__ = ["STANDARD_PORTS", "protocol_on_nonstandard_port"]
@@ -85,8 +85,8 @@ def protocol_on_nonstandard_port(f: Any, options: AnalyzeOptions) -> Detection:
         },
         schema={"app": "string", "server_port": "int32"},
     )
-    odd = named.anti_join(standard, ["app", "server_port"])
-    found = odd.group_by(dst=odd.server, port=odd.server_port, protocol=odd.proto, app=odd.app).agg(
+    odd = named_by_sides(named.anti_join(standard, ["app", "server_port"]))
+    found = odd.group_by("dst", "port", "protocol", "app").agg(
         src=odd.client.min(),
         clients=odd.client.nunique(),
         flows=odd.count(),
@@ -94,10 +94,7 @@ def protocol_on_nonstandard_port(f: Any, options: AnalyzeOptions) -> Detection:
         first_seen=odd.start.min(),
         last_seen=odd.start.max(),
     )
-    keys = ("dst", "port", "protocol", "app")
-    members = odd.mutate(dst=odd.server, port=odd.server_port, protocol=odd.proto)
-
-    return Detection("protocol_on_nonstandard_port", found, members, keys, _describe)
+    return Detection("protocol_on_nonstandard_port", found, odd, ("dst", "port", "protocol", "app"), _describe)
 
 
 def _describe(row: dict[str, Any]) -> tuple[str, str, str | None]:

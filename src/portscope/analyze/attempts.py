@@ -14,6 +14,7 @@ from typing import Any
 
 from portscope.analyze.findings import Detection, named_by_sides
 from portscope.analyze.options import AnalyzeOptions
+from portscope.analyze.pairs import PAIR_KEYS, calls
 from portscope.analyze.scans import probes
 
 __all__ = ["brute_force", "denied_then_allowed"]
@@ -29,15 +30,20 @@ _BURST_US = 600 * 1_000_000
 _SHORT_SECONDS = 30.0
 
 
-def _attempts(f: Any) -> Any:
+def _attempts(f: Any, candidates: Any) -> Any:
+    """Probes of TCP services that are logins or were denied, of the ``candidates`` pairs only (the
+    fold says which pairs have enough flows to matter: most have a handful)."""
     p = probes(f)
     p = p.filter((p.server_port.isin(AUTH_PORTS) | (p.action == "deny")) & (p.proto == "tcp"))
-    return named_by_sides(p)
+    return named_by_sides(p.semi_join(candidates.select(*PAIR_KEYS), list(PAIR_KEYS)))
 
 
-def brute_force(f: Any, options: AnalyzeOptions) -> Detection:
+def brute_force(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
     th = options.thresholds
-    a = _attempts(f)
+    limit = th.brute_force_attempts
+    c = calls(pairs)
+    # Either threshold below needs at least this many failed, or this many, flows of the pair.
+    a = _attempts(f, c.filter(c.server_port.isin(AUTH_PORTS) & ((c.failed >= limit) | (c.flows >= 3 * limit))))
     # A failed login, not a working session. Without a duration (firewall logs) only failures count:
     # management tools (WinRM, LDAP) open many short allowed sessions and a log cannot tell them apart.
     short = a.duration.notnull() & (a.duration < _SHORT_SECONDS)
@@ -54,7 +60,6 @@ def brute_force(f: Any, options: AnalyzeOptions) -> Detection:
         last_seen=bad.start.max(),
     )
     g = g.inner_join(peak, list(_ID))
-    limit = th.brute_force_attempts
     found = g.filter((g.failed >= limit) | (g.port.isin(AUTH_PORTS) & (g.peak_10min >= 3 * limit)))
     members = bad
     return Detection("brute_force", found, members, _ID, _describe_brute)
@@ -67,9 +72,10 @@ def _describe_brute(row: dict[str, Any]) -> tuple[str, str, str | None]:
     return severity, title, "T1110"
 
 
-def denied_then_allowed(f: Any, options: AnalyzeOptions) -> Detection:
+def denied_then_allowed(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
     th = options.thresholds
-    a = _attempts(f)
+    c = calls(pairs)
+    a = _attempts(f, c.filter((c.denied >= th.denied_then_allowed) & (c.flows > c.denied)))
     g = a.group_by(list(_ID)).agg(
         denied=a.client_port.nunique(where=a.action == "deny"),
         first_denied=a.t.min(where=a.action == "deny"),

@@ -13,19 +13,21 @@ from typing import Any
 
 from portscope.analyze.findings import Detection, named_by_sides
 from portscope.analyze.options import AnalyzeOptions
+from portscope.analyze.pairs import PAIR_KEYS
 
 __all__ = ["exhaustion"]
 
 
-def exhaustion(f: Any, options: AnalyzeOptions) -> Detection:
+def exhaustion(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
     th = options.thresholds
     size = int(th.exhaustion_window * 1_000_000)
     rows = f.filter(f.client_is_src & f.server_port.notnull() & f.client_port.notnull())
-    keys = ["client", "server", "server_port", "proto"]
+    keys = list(PAIR_KEYS)
     limit = int(options.pool_size * th.exhaustion_share)
-    # A pair cannot hold more ports in a window than it has flows: count first (cheap), then look
-    # at the windows of the few pairs with enough flows.
-    sizes = rows.group_by(keys).agg(n=rows.count())
+    # A pair cannot hold more ports in a window than it has flows: count first (from the fold), then
+    # look at the windows of the few pairs with enough flows.
+    sent = pairs.filter(pairs.client_is_src & pairs.server_port.notnull())
+    sizes = sent.group_by(keys).agg(n=sent.flows.sum())
     big = rows.semi_join(sizes.filter(sizes.n >= limit).select(*keys), keys)
     big = big.mutate(window=big.t // size)
     per_window = big.group_by([*keys, "window"]).agg(ports=big.client_port.nunique())

@@ -100,33 +100,29 @@ def explained(f: Any) -> Any:
     )
 
 
-def talkers(f: Any, top: int) -> Any:
-    """Top addresses by flows, as either side."""
+def talkers(pairs: Any, top: int) -> Any:
+    """Top addresses by flows, as either side (from the fold of flows per pair: pairs.fold)."""
     import ibis
 
-    client_side = f.select(
-        addr=f.client,
-        peer=f.server,
-        port=f.server_port,
-        as_client=ibis.literal(1),
-        as_server=ibis.literal(0),
-        bytes=f.bytes,
-        denied=(f.action == "deny").cast("int64"),
-    )
-    server_side = f.select(
-        addr=f.server,
-        peer=f.client,
-        port=f.server_port,
-        as_client=ibis.literal(0),
-        as_server=ibis.literal(1),
-        bytes=f.bytes,
-        denied=(f.action == "deny").cast("int64"),
-    )
-    both = client_side.union(server_side)
+    def side(addr: Any, peer: Any, as_client: Any, as_server: Any) -> Any:
+        return pairs.select(
+            addr=addr,
+            peer=peer,
+            port=pairs.server_port,
+            flows=pairs.flows,
+            bytes=pairs.bytes,
+            denied=pairs.denied,
+            as_client=as_client,
+            as_server=as_server,
+        )
+
+    none = ibis.literal(0, type="int64")
+    as_client = side(pairs.client, pairs.server, pairs.flows, none)
+    both = as_client.union(side(pairs.server, pairs.client, none, pairs.flows))
     return (
         both.group_by("addr")
         .agg(
-            flows=both.count(),
+            flows=both.flows.sum(),
             bytes=both.bytes.sum(),
             peers=both.peer.nunique(),
             ports=both.port.nunique(),

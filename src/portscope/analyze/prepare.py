@@ -106,8 +106,6 @@ def port_class(port: Any, options: AnalyzeOptions) -> Any:
 
 def prepare(flows: Any, options: AnalyzeOptions) -> Any:
     """The flow table with the columns every analysis reads (see the module docstring)."""
-    import ibis
-
     f = flows
     proto = f.protocol.cast("string").lower().fill_null(f.ip_proto.cast("string")).fill_null("unknown")
     t = f.select(

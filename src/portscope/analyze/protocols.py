@@ -75,9 +75,11 @@ def protocol_on_nonstandard_port(f: Any, options: AnalyzeOptions) -> Detection:
     import ibis
 
     named = f.filter(f.app.notnull() & f.server_port.notnull())
+    # Judged once per distinct (protocol named, port), a few hundred, not once per flow.
+    seen = named.select(named.app, named.server_port).distinct()
     # Zeek lists several ("ssl,http"); the first is the outer one. "-name": the analyzer gave up.
-    named = named.mutate(app=named.app.re_extract(r"^([^,]+)", 1))
-    named = named.filter((named.app != "") & ~named.app.startswith("-") & named.app.isin(list(STANDARD_PORTS)))
+    seen = seen.mutate(outer=seen.app.re_extract(r"^([^,]+)", 1))
+    seen = seen.filter((seen.outer != "") & ~seen.outer.startswith("-") & seen.outer.isin(list(STANDARD_PORTS)))
     standard = ibis.memtable(
         {
             "app": [name for name, ports in STANDARD_PORTS.items() for _ in ports],
@@ -85,7 +87,9 @@ def protocol_on_nonstandard_port(f: Any, options: AnalyzeOptions) -> Detection:
         },
         schema={"app": "string", "server_port": "int32"},
     )
-    odd = named_by_sides(named.anti_join(standard, ["app", "server_port"]))
+    unusual = seen.anti_join(standard, [seen.outer == standard.app, seen.server_port == standard.server_port])
+    odd = named.inner_join(unusual.select("app", "server_port", "outer"), ["app", "server_port"])
+    odd = named_by_sides(odd.mutate(app=odd.outer).drop("outer"))
     found = odd.group_by("dst", "port", "protocol", "app").agg(
         src=odd.client.min(),
         clients=odd.client.nunique(),

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from portscope.analyze import overview
+from portscope.analyze import overview, pairs
 from portscope.analyze.engine import InputSummary, Materialised, connect, load_inputs
 from portscope.analyze.findings import Detection, collect_findings, iso, json_rows
 from portscope.analyze.options import SEVERITIES, AnalyzeOptions
@@ -78,12 +78,19 @@ def build_report(
     options.step("reading and orienting the flows")
     stored = Materialised(prepare(flows, options).select(*STORED))
     try:
-        return _report(con, with_sides(stored.table), inputs, options, baseline)
+        f = with_sides(stored.table)
+        folded = Materialised(pairs.fold(f))
+        try:
+            return _report(con, f, folded.table, inputs, options, baseline)
+        finally:
+            folded.release()
     finally:
         stored.release()
 
 
-def _report(con: Any, f: Any, inputs: list[InputSummary], options: AnalyzeOptions, baseline: Any) -> dict[str, Any]:
+def _report(
+    con: Any, f: Any, folded: Any, inputs: list[InputSummary], options: AnalyzeOptions, baseline: Any
+) -> dict[str, Any]:
     head = con.to_pyarrow(overview.summary_counts(f)).to_pylist()[0]
     document: dict[str, Any] = {
         "schema": SCHEMA,
@@ -117,9 +124,9 @@ def _report(con: Any, f: Any, inputs: list[InputSummary], options: AnalyzeOption
     document["services"] = _services(con, f, names)
     document["ports"] = _ports(con, f, names, options)
     document["explained"] = _explained(con, f)
-    document["talkers"] = _rows(con, overview.talkers(f, options.top))
+    document["talkers"] = _rows(con, overview.talkers(folded, options.top))
     document["timeline"] = _timeline(con, f, head)
-    detections = _detections(f, options, baseline)
+    detections = _detections(f, folded, options, baseline)
     findings = collect_findings(con, detections, options.evidence, options.step)
     for finding in findings:
         summary["findings"][finding["severity"]] += 1
@@ -130,21 +137,21 @@ def _report(con: Any, f: Any, inputs: list[InputSummary], options: AnalyzeOption
     return document
 
 
-def _detections(f: Any, options: AnalyzeOptions, baseline: Any) -> list[Detection]:
+def _detections(f: Any, folded: Any, options: AnalyzeOptions, baseline: Any) -> list[Detection]:
     from portscope.analyze import attempts, beacons, ephemeral, exhaustion, protocols, scans
 
     found = [
-        scans.vertical_scans(f, options),
-        scans.horizontal_scans(f, options),
+        scans.vertical_scans(f, folded, options),
+        scans.horizontal_scans(f, folded, options),
         scans.protocol_scans(f, options),
         ephemeral.unsolicited_inbound(f, options),
         ephemeral.ephemeral_listeners(f, options),
         ephemeral.ephemeral_peers(f, options),
         protocols.protocol_on_nonstandard_port(f, options),
-        beacons.beaconing(f, options),
-        exhaustion.exhaustion(f, options),
-        attempts.brute_force(f, options),
-        attempts.denied_then_allowed(f, options),
+        beacons.beaconing(f, folded, options),
+        exhaustion.exhaustion(f, folded, options),
+        attempts.brute_force(f, folded, options),
+        attempts.denied_then_allowed(f, folded, options),
     ]
     if baseline is not None:
         from portscope.analyze import baseline as base

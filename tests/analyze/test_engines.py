@@ -117,3 +117,39 @@ def test_spark_reads_vpc_flow_logs_itself_with_the_same_result(tmp_path: Path) -
     assert theirs["inputs"][0]["format"] == "aws_vpc" and theirs["inputs"][0]["flows"] == 6040
     assert [f["kind"] for f in ours["findings"]] == ["vertical_scan"]
     assert ours == theirs
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_spark_uses_each_hosts_range_as_duckdb_does(tmp_path: Path) -> None:
+    """--host-os: a Windows host's 61000 is ephemeral (unsolicited inbound), a NAT address's 100-port
+    pool is nearly used up (exhaustion); the same report on both engines."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'portscope[spark]')")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java (CI installs openjdk-17-jre-headless)")
+
+    def line(second: int, action: str, src: str, sport: int, dst: str, dport: int) -> str:
+        return (
+            f"Nov 13 04:38:{second:02d} gw kernel: [UFW {action}] IN=eth0 OUT= MAC= SRC={src} DST={dst} LEN=60 "
+            f"TOS=0x00 PREC=0x00 TTL=52 ID=1 PROTO=TCP SPT={sport} DPT={dport} WINDOW=64240 RES=0x00 SYN URGP=0\n"
+        )
+
+    log = tmp_path / "ufw.log"
+    probes = [line(i, "BLOCK", "203.0.113.7", 1500, dst, 61000) for i, dst in enumerate(("10.0.0.5", "10.0.0.9"))]
+    nat = [line(i, "ALLOW", "10.0.0.7", 60000 + i, "198.51.100.1", 443) for i in range(60)]
+    log.write_text("".join(probes + nat))
+    hosts = (("10.0.0.5", 49152, 65535), ("10.0.0.7", 60000, 60099))
+    reports = [
+        analyze([str(log)], AnalyzeOptions(engine=engine, ephemeral=(32768, 60999), pool_size=28232, host_ranges=hosts))
+        for engine in ("duckdb", "spark")
+    ]
+    ours, theirs = (_comparable(r) for r in reports)
+    found = [(f["kind"], f["dst"], f["metrics"].get("pool")) for f in ours["findings"]]
+    assert sorted(found, key=str) == [
+        ("ephemeral_exhaustion", "198.51.100.1", 100),
+        ("unsolicited_inbound_ephemeral", "10.0.0.5", None),
+    ]
+    assert ours == theirs

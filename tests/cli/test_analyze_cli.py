@@ -152,3 +152,50 @@ def test_parquet_inputs_counted_and_globbed(tmp_path: Path, capsys: pytest.Captu
         {"path": str(tmp_path / "*.parquet"), "format": "parquet", "flows": 300, "bad_records": 0, "skipped_lines": 0}
     ]
     assert report["summary"]["flows"] == 300
+
+
+def _ufw(action: str, src: str, sport: int, dst: str, dport: int, second: int) -> str:
+    return (
+        f"Nov 13 04:37:{second:02d} gw kernel: [UFW {action}] IN=eth0 OUT= MAC= SRC={src} DST={dst} LEN=60 "
+        f"TOS=0x00 PREC=0x00 TTL=52 ID={second} PROTO=TCP SPT={sport} DPT={dport} WINDOW=64240 RES=0x00 SYN URGP=0\n"
+    )
+
+
+def test_host_os_gives_one_host_its_client_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """61000 is outside Linux's pool (32768-60999) and inside Windows's (49152-65535): a SYN to it is
+    unsolicited inbound to an ephemeral port on the Windows host only."""
+    log = tmp_path / "ufw.log"
+    log.write_text(
+        "".join(_ufw("BLOCK", "203.0.113.7", 1500, dst, 61000, i) for i, dst in enumerate(("10.0.0.5", "10.0.0.9")))
+    )
+
+    def inbound(*options: str) -> list[str | None]:
+        code, out, _ = _run(capsys, str(log), "--json", "--os", "linux", *options)
+        assert code == 0
+        return [f["dst"] for f in json.loads(out)["findings"] if f["kind"] == "unsolicited_inbound_ephemeral"]
+
+    assert inbound() == []
+    assert inbound("--host-os", "10.0.0.5=windows") == ["10.0.0.5"]
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("# inventory\n10.0.0.5 windows  # the file server\n\n")
+    assert inbound("--host-os", f"@{hosts}") == ["10.0.0.5"]
+    for bad in ("10.0.0.5", "nohost=windows", "10.0.0.5=plan9", "10.0.0.5=70000-80000", "@/nonexistent/hosts"):
+        code, _, err = _run(capsys, str(log), "--host-os", bad)
+        assert code == 2 and err.count("\n") == 1 and "--host-os" in err, err
+
+
+def test_host_os_range_is_the_pool_exhaustion_is_measured_against(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A NAT address with a 100-port pool using 60 ports to one destination within a minute."""
+    log = tmp_path / "ufw.log"
+    log.write_text("".join(_ufw("ALLOW", "10.0.0.5", 60000 + i, "198.51.100.1", 443, i) for i in range(60)))
+
+    def exhaustion(*options: str) -> list[tuple[str | None, int]]:
+        code, out, _ = _run(capsys, str(log), "--json", *options)
+        assert code == 0
+        found = json.loads(out)["findings"]
+        return [(f["src"], f["metrics"]["pool"]) for f in found if f["kind"] == "ephemeral_exhaustion"]
+
+    assert exhaustion() == []
+    assert exhaustion("--host-os", "10.0.0.5=60000-60099") == [("10.0.0.5", 100)]

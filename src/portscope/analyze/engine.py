@@ -113,6 +113,9 @@ class Materialised:
     """
 
     def __init__(self, expr: Any) -> None:
+        # Ibis's Spark backend caches without first registering the in-memory tables the expression
+        # joins (--host-os's hosts), as executing it would: register them the way execution does.
+        expr._find_backend()._run_pre_execute_hooks(expr)
         self.table: Any = expr.cache()
 
     def release(self) -> None:

@@ -44,12 +44,32 @@ class AnalyzeOptions:
     os: str = "any"
     ephemeral: tuple[int, int] = (32768, 65535)
     pool_size: int = 28232  # the port pool exhaustion is measured against
+    # Hosts whose OS (or NAT pool) is known: (canonical address, low, high) of their client ports,
+    # used for that host's side of a flow instead of ``ephemeral`` (--host-os).
+    host_ranges: tuple[tuple[str, int, int], ...] = ()
     baseline: str | None = None
     fail_on: str = "high"
     evidence: int = 20  # flows shown per finding
     top: int = 20  # rows of talkers and services shown by the text report
     thresholds: Thresholds = field(default_factory=Thresholds)
     progress: Callable[[str], None] | None = field(default=None, compare=False)  # told each step's name
+
+    def hosts_table(self) -> Any:
+        """``host_ranges`` as an Ibis table (addr, low, high, pool): joined where a side's range counts."""
+        import ibis
+        import pyarrow as pa
+
+        addrs, lows, highs = zip(*self.host_ranges, strict=True) if self.host_ranges else ((), (), ())
+        return ibis.memtable(
+            pa.table(
+                {
+                    "addr": pa.array(addrs, pa.string()),
+                    "low": pa.array(lows, pa.int32()),
+                    "high": pa.array(highs, pa.int32()),
+                    "pool": pa.array([h - lo + 1 for lo, h in zip(lows, highs, strict=True)], pa.int32()),
+                }
+            )
+        )
 
     def step(self, name: str) -> None:
         if self.progress is not None:

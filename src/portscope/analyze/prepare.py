@@ -91,11 +91,11 @@ def epoch_microseconds(start: Any, engine: str) -> Any:
     return _epoch_function(engine)(start)
 
 
-def port_class(port: Any, options: AnalyzeOptions) -> Any:
-    """``service``, ``ephemeral``, ``other``, or ``none`` (no port: ICMP and other protocols)."""
+def port_class(port: Any, low: Any, high: Any) -> Any:
+    """``service``, ``ephemeral`` (in ``low``-``high``, numbers or columns), ``other``, or ``none``
+    (no port: ICMP and other protocols)."""
     import ibis
 
-    low, high = options.ephemeral
     return ibis.cases(
         (port.isnull(), "none"),
         ((port < 1024) | port.isin(HIGH_SERVICE_PORTS), "service"),
@@ -131,9 +131,33 @@ def prepare(flows: Any, options: AnalyzeOptions) -> Any:
         line=f.evidence_line.cast("int64"),
     )
     t = t.filter(t.src.notnull() & t.dst.notnull())
-    t = t.mutate(s_class=port_class(t.sport, options), d_class=port_class(t.dport, options))
+    if options.host_ranges:
+        t = _with_host_ranges(t, options)
+        s_class, d_class = port_class(t.sport, t.s_low, t.s_high), port_class(t.dport, t.d_low, t.d_high)
+    else:
+        low, high = options.ephemeral
+        s_class, d_class = port_class(t.sport, low, high), port_class(t.dport, low, high)
+    t = t.mutate(s_class=s_class, d_class=d_class)
     t = _orient(t)
     return _judge(t)
+
+
+def _with_host_ranges(t: Any, options: AnalyzeOptions) -> Any:
+    """Each side's client port range: its host's (--host-os) where known, else the run's."""
+    import ibis
+
+    low, high = options.ephemeral
+    hosts = options.hosts_table().select("addr", "low", "high")
+    for side, address in (("s", "src"), ("d", "dst")):
+        known = hosts.rename(**{f"{side}_addr": "addr", f"{side}_known_low": "low", f"{side}_known_high": "high"})
+        t = t.left_join(known, t[address] == known[f"{side}_addr"]).drop(f"{side}_addr")
+        t = t.mutate(
+            **{
+                f"{side}_low": t[f"{side}_known_low"].fill_null(ibis.literal(low, "int32")),
+                f"{side}_high": t[f"{side}_known_high"].fill_null(ibis.literal(high, "int32")),
+            }
+        ).drop(f"{side}_known_low", f"{side}_known_high")
+    return t
 
 
 def _orient(t: Any) -> Any:

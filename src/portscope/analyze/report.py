@@ -119,6 +119,8 @@ def _report(
         "generated": iso(dt.datetime.now(dt.timezone.utc)),
         "engine": options.engine,
         "os": options.os,
+        "ephemeral": list(options.ephemeral),
+        "hosts": [{"addr": addr, "ephemeral": [low, high]} for addr, low, high in options.host_ranges],
         "inputs": [i.as_dict() for i in inputs],
     }
     flows = int(head["flows"] or 0)

@@ -58,6 +58,14 @@ def add_parser(commands: Any) -> None:
         metavar="OS",
         help=f"whose ephemeral range clients use: any (32768-65535), {', '.join(sorted(OS_ALIASES)[:6])}...",
     )
+    parser.add_argument(
+        "--host-os",
+        action="append",
+        default=[],
+        metavar="ADDR=OS",
+        help="one host's OS or client port range (10.0.0.5=windows, 192.0.2.1=1024-65535 for a NAT), "
+        "used for its side of a flow instead of --os; repeat it, or give @FILE of such lines",
+    )
     parser.add_argument("--baseline", metavar="FLOWS.parquet", help="report service ports this flow table never saw")
     parser.add_argument(
         "--fail-on",
@@ -85,19 +93,11 @@ def options_from(args: argparse.Namespace) -> Any:
 
     from portscope.analyze.options import AnalyzeOptions, Thresholds
     from portscope.errors import UsageError
-    from portscope.ports.ranges import ranges_for_os
 
-    if args.os == "any":
-        low, high, pool = 32768, 65535, 28232
-    else:
-        try:
-            found = ranges_for_os(args.os)
-        except (KeyError, ValueError) as error:
-            raise UsageError(f"--os {args.os!r}: {error}") from error
-        if not found:
-            raise UsageError(f"--os {args.os!r}: unknown OS")
-        low, high = found[0].low, found[0].high
-        pool = high - low + 1
+    low, high = 32768, 65535
+    if args.os != "any":
+        low, high = _os_range(args.os, "--os")
+    pool = high - low + 1 if args.os != "any" else 28232
     changes: dict[str, Any] = {}
     fields = {f.name: f.type for f in dataclasses.fields(Thresholds)}
     for pair in args.threshold:
@@ -117,12 +117,65 @@ def options_from(args: argparse.Namespace) -> Any:
         os=args.os,
         ephemeral=(low, high),
         pool_size=pool,
+        host_ranges=_host_ranges(args.host_os),
         baseline=args.baseline,
         fail_on=args.fail_on,
         evidence=args.evidence,
         top=args.top,
         thresholds=Thresholds(**changes),
     )
+
+
+def _os_range(name: str, flag: str) -> tuple[int, int]:
+    """An OS's ephemeral range (the first listed for it), or LOW-HIGH written out."""
+    from portscope.errors import UsageError
+    from portscope.ports.ranges import ranges_for_os
+
+    first, dash, last = name.partition("-")
+    if dash and first.strip().isdigit() and last.strip().isdigit():
+        low, high = int(first), int(last)
+        if not 0 < low <= high <= 65535:
+            raise UsageError(f"{flag} {name!r}: a range is LOW-HIGH within 1-65535")
+        return low, high
+    try:
+        found = ranges_for_os(name)
+    except (KeyError, ValueError) as error:
+        raise UsageError(f"{flag} {name!r}: {error}") from error
+    if not found:
+        raise UsageError(f"{flag} {name!r}: unknown OS")
+    return found[0].low, found[0].high
+
+
+def _host_ranges(specs: list[str]) -> tuple[tuple[str, int, int], ...]:
+    """--host-os ADDR=OS|LOW-HIGH, repeated or from @FILE (one per line, ADDR=OS or ADDR OS, # comments)."""
+    import ipaddress
+
+    from portscope.errors import UsageError
+
+    lines: list[tuple[str, str]] = []
+    for spec in specs:
+        if not spec.startswith("@"):
+            lines.append(("--host-os", spec))
+            continue
+        try:
+            with open(spec[1:], encoding="utf-8") as handle:
+                for number, line in enumerate(handle, 1):
+                    text = line.split("#", 1)[0].strip()
+                    if text:
+                        lines.append((f"{spec[1:]}:{number}:", text if "=" in text else "=".join(text.split(None, 1))))
+        except OSError as error:
+            raise UsageError(f"--host-os {spec}: cannot read: {error.strerror or error}") from error
+    ranges: dict[str, tuple[int, int]] = {}
+    for where, text in lines:
+        address, sep, os_name = (part.strip() for part in text.partition("="))
+        try:
+            canonical = str(ipaddress.ip_address(address))
+        except ValueError as error:
+            raise UsageError(f"{where} {text!r}: write ADDR=OS (an address, then an OS or LOW-HIGH)") from error
+        if not sep or not os_name:
+            raise UsageError(f"{where} {text!r}: write ADDR=OS (an address, then an OS or LOW-HIGH)")
+        ranges[canonical] = _os_range(os_name, where)
+    return tuple((address, low, high) for address, (low, high) in ranges.items())
 
 
 def _progress_line() -> Any:

@@ -20,6 +20,26 @@ from tests.analyze.synthetic import flow_table
 FLOWS = 1_000_000
 
 
+def spark_test(test: Any) -> Any:
+    """A slow Spark test, quiet about what py4j and pyspark leave behind (sockets, deprecations), and
+    skipped where pyspark or Java is missing."""
+    for warning in (
+        "ResourceWarning",
+        "pytest.PytestUnraisableExceptionWarning",
+        "DeprecationWarning",
+        "FutureWarning",
+    ):
+        test = pytest.mark.filterwarnings(f"ignore::{warning}")(test)
+    return pytest.mark.usefixtures("spark_available")(pytest.mark.slow(test))
+
+
+@pytest.fixture
+def spark_available() -> None:
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'portscope[spark]')")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java (CI installs openjdk-17-jre-headless)")
+
+
 @pytest.fixture(scope="module")
 def million(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     table, truth = flow_table(FLOWS, seed=11)
@@ -48,17 +68,8 @@ def test_every_embedded_pattern_is_found_and_no_background_flagged(
     assert not score.flagged_background, score.flagged_background
 
 
-@pytest.mark.slow
-# Spark's own plumbing, not ours: py4j leaves its gateway sockets to the garbage collector, and
-# pyspark 4.0's pandas glue uses options and keywords pandas 3 deprecates.
-@pytest.mark.filterwarnings("ignore::ResourceWarning")
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-@pytest.mark.filterwarnings("ignore::FutureWarning")
+@spark_test
 def test_spark_gives_the_same_report(million: tuple[Path, Any], duckdb_report: dict[str, Any]) -> None:
-    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'portscope[spark]')")
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs Java (CI installs openjdk-17-jre-headless)")
     spark_report = analyze([str(million[0])], AnalyzeOptions(engine="spark"))
     assert spark_report["engine"] == "spark"
     ours, theirs = _comparable(duckdb_report), _comparable(spark_report)
@@ -67,17 +78,10 @@ def test_spark_gives_the_same_report(million: tuple[Path, Any], duckdb_report: d
         assert ours[key] == theirs[key], key
 
 
-@pytest.mark.slow
-@pytest.mark.filterwarnings("ignore::ResourceWarning")
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-@pytest.mark.filterwarnings("ignore::FutureWarning")
+@spark_test
 def test_spark_reads_zeek_logs_itself_with_the_same_result() -> None:
     """On Spark a conn.log is read by the engine's CSV reader (tables.py), not by portscope on the driver:
     the report is the same as DuckDB's through portscope's reader, but for line numbers (engines have none)."""
-    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'portscope[spark]')")
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs Java (CI installs openjdk-17-jre-headless)")
     log = str(Path(__file__).resolve().parents[1] / "data" / "zeek_conn" / "zat-bro2-conn.log")
     reports = [analyze([log], AnalyzeOptions(engine=engine)) for engine in ("duckdb", "spark")]
     for report in reports:
@@ -93,17 +97,10 @@ def test_spark_reads_zeek_logs_itself_with_the_same_result() -> None:
     assert ours == theirs
 
 
-@pytest.mark.slow
-@pytest.mark.filterwarnings("ignore::ResourceWarning")
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-@pytest.mark.filterwarnings("ignore::FutureWarning")
+@spark_test
 def test_spark_reads_vpc_flow_logs_itself_with_the_same_result(tmp_path: Path) -> None:
     """A VPC flow log with both halves of 3,000 connections and a scan: Spark's own read of it gives
     DuckDB's report through portscope's reader, but for line numbers."""
-    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'portscope[spark]')")
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs Java (CI installs openjdk-17-jre-headless)")
     from tests.analyze.test_direction import _vpc_log
 
     log = tmp_path / "vpc.log"
@@ -119,17 +116,10 @@ def test_spark_reads_vpc_flow_logs_itself_with_the_same_result(tmp_path: Path) -
     assert ours == theirs
 
 
-@pytest.mark.slow
-@pytest.mark.filterwarnings("ignore::ResourceWarning")
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-@pytest.mark.filterwarnings("ignore::FutureWarning")
+@spark_test
 def test_spark_uses_each_hosts_range_as_duckdb_does(tmp_path: Path) -> None:
     """--host-os: a Windows host's 61000 is ephemeral (unsolicited inbound), a NAT address's 100-port
     pool is nearly used up (exhaustion); the same report on both engines."""
-    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'portscope[spark]')")
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs Java (CI installs openjdk-17-jre-headless)")
 
     def line(second: int, action: str, src: str, sport: int, dst: str, dport: int) -> str:
         return (

@@ -71,6 +71,12 @@ def _disconnect(con: Any) -> None:
             gateway.shutdown()
             SparkContext._gateway = None
             SparkContext._jvm = None
+            # The JVM reads its stdin only to die when that pipe closes: close it and reap the JVM,
+            # rather than leave the pipe and the process to the interpreter's exit.
+            process = getattr(gateway, "proc", None)
+            if process is not None:
+                process.stdin.close()
+                process.wait(timeout=30)
 
 
 def build_report(

@@ -119,7 +119,13 @@ def _build_report(
 def _report(
     con: Any, f: Any, folded: Any, inputs: list[InputSummary], options: AnalyzeOptions, baseline: Any
 ) -> dict[str, Any]:
-    head = con.to_pyarrow(overview.summary_counts(f)).to_pylist()[0]
+    # One pass for the summary: flows and time span per (protocol, action, orientation), added up here.
+    by_class = con.to_pyarrow(overview.summary_counts(f)).to_pylist()
+    head = {
+        "flows": sum(r["flows"] for r in by_class),
+        "first_seen": min((r["first_seen"] for r in by_class if r["first_seen"] is not None), default=None),
+        "last_seen": max((r["last_seen"] for r in by_class if r["last_seen"] is not None), default=None),
+    }
     document: dict[str, Any] = {
         "schema": SCHEMA,
         "generated": iso(dt.datetime.now(dt.timezone.utc)),
@@ -135,9 +141,9 @@ def _report(
         "first_seen": iso(head["first_seen"]),
         "last_seen": iso(head["last_seen"]),
         "addresses": None,
-        "protocols": _counts(con, f, "proto"),
-        "actions": _counts(con, f, "action"),
-        "orientation": _counts(con, f, "orientation"),
+        "protocols": _counts(by_class, "proto"),
+        "actions": _counts(by_class, "action"),
+        "orientation": _counts(by_class, "orientation"),
         "findings": dict.fromkeys(reversed(SEVERITIES), 0),
         "empty_reason": _empty_reason(inputs, flows),
     }
@@ -149,7 +155,7 @@ def _report(
         document["fail_on"] = options.fail_on
         return document
     options.step("services, ports, talkers, timeline")
-    summary["addresses"] = _addresses(con, f)
+    summary["addresses"] = _addresses(con, folded)
     names = _service_names()
     document["services"] = _services(con, f, names)
     document["ports"] = _ports(con, f, names, options)
@@ -205,13 +211,17 @@ def _rows(con: Any, expr: Any) -> list[dict[str, Any]]:
     return json_rows(con.to_pyarrow(expr))
 
 
-def _counts(con: Any, f: Any, column: str) -> dict[str, int]:
-    rows = con.to_pyarrow(overview.counts_by(f, column)).to_pylist()
-    return {str(r[column]): int(r["n"]) for r in sorted(rows, key=lambda r: (-r["n"], str(r[column])))}
+def _counts(by_class: list[dict[str, Any]], column: str) -> dict[str, int]:
+    """Flows per value of ``column``, most first, from the summary's rows."""
+    counts: dict[str, int] = {}
+    for row in by_class:
+        counts[str(row[column])] = counts.get(str(row[column]), 0) + int(row["flows"])
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
-def _addresses(con: Any, f: Any) -> int:
-    both = f.select(a=f.src).union(f.select(a=f.dst))
+def _addresses(con: Any, folded: Any) -> int:
+    """Distinct addresses on either side, from the fold (every flow's two addresses are a pair's)."""
+    both = folded.select(a=folded.client).union(folded.select(a=folded.server))
     return int(con.to_pyarrow(both.aggregate(n=both.a.nunique())).to_pylist()[0]["n"])
 
 

@@ -32,7 +32,7 @@ def test_fold_keeps_every_flow_and_its_counts() -> None:
         lambda: dict.fromkeys(COUNTED[:5], 0) | {"first_t": None, "last_t": None}
     )
     for row in rows:
-        key = (*(row[k] for k in pairs.PAIR_KEYS), row["client_is_src"], row["kind"] == "group")
+        key = (*(row[k] for k in pairs.PAIR_KEYS), row["client_is_src"], row["app"], row["kind"] == "group")
         pair = expected[key]
         pair["flows"] += 1
         pair["bytes"] += row["bytes"]
@@ -43,7 +43,8 @@ def test_fold_keeps_every_flow_and_its_counts() -> None:
             pair["first_t"] = row["t"] if pair["first_t"] is None else min(pair["first_t"], row["t"])
             pair["last_t"] = row["t"] if pair["last_t"] is None else max(pair["last_t"], row["t"])
     got = {
-        (*(p[k] for k in pairs.PAIR_KEYS), p["client_is_src"], p["group"]): {k: p[k] for k in COUNTED} for p in folded
+        (*(p[k] for k in pairs.PAIR_KEYS), p["client_is_src"], p["app"], p["group"]): {k: p[k] for k in COUNTED}
+        for p in folded
     }
     assert sum(p["flows"] for p in got.values()) == len(rows) == 60_000
     assert len(got) < len(rows) / 2  # a fold, not a copy

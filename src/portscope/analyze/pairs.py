@@ -7,7 +7,8 @@ as many rows on a day of flows) and kept on the engine, each reads the fold inst
 that need single flows (the times between a beacon's calls, the ports of one window) go back to them.
 
 A pair is also told apart by ``client_is_src`` (who sent the rows: probes and calls are the
-client's, replies the server's) and ``group`` (sent to a multicast or broadcast address).
+client's, replies the server's), ``group`` (sent to a multicast or broadcast address) and ``app``
+(the protocol the source recognised, where it names one: a pair almost always speaks one).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ PAIR_KEYS = ("client", "server", "server_port", "proto")
 
 def fold(f: Any) -> Any:
     """One row per pair and sender: flows, bytes, denials and failures, first and last flow."""
-    return f.group_by(*PAIR_KEYS, "client_is_src", group=f.kind == "group").agg(
+    return f.group_by(*PAIR_KEYS, "client_is_src", "app", group=f.kind == "group").agg(
         flows=f.count(),
         bytes=f.bytes.sum(),
         denied=(f.action == "deny").cast("int64").sum(),

@@ -71,10 +71,10 @@ STANDARD_PORTS: dict[str, tuple[int, ...]] = {
 }
 
 
-def protocol_on_nonstandard_port(f: Any, options: AnalyzeOptions) -> Detection:
+def protocol_on_nonstandard_port(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
     import ibis
 
-    named = f.filter(f.app.notnull() & f.server_port.notnull())
+    named = pairs.filter(pairs.app.notnull() & pairs.server_port.notnull())
     # Judged once per distinct (protocol named, port), a few hundred, not once per flow.
     seen = named.select(named.app, named.server_port).distinct()
     # Zeek lists several ("ssl,http"); the first is the outer one. "-name": the analyzer gave up.
@@ -88,17 +88,21 @@ def protocol_on_nonstandard_port(f: Any, options: AnalyzeOptions) -> Detection:
         schema={"app": "string", "server_port": "int32"},
     )
     unusual = seen.anti_join(standard, [seen.outer == standard.app, seen.server_port == standard.server_port])
-    odd = named.inner_join(unusual.select("app", "server_port", "outer"), ["app", "server_port"])
+    unusual = unusual.select("app", "server_port", "outer")
+    # Counted from the fold; the member flows (for the evidence) are the flows of those pairs.
+    odd = named.inner_join(unusual, ["app", "server_port"])
     odd = named_by_sides(odd.mutate(app=odd.outer).drop("outer"))
     found = odd.group_by("dst", "port", "protocol", "app").agg(
         src=odd.client.min(),
         clients=odd.client.nunique(),
-        flows=odd.count(),
+        flows=odd.flows.sum(),
         bytes=odd.bytes.sum(),
-        first_seen=odd.start.min(),
-        last_seen=odd.start.max(),
+        first_seen=odd.first_seen.min(),
+        last_seen=odd.last_seen.max(),
     )
-    return Detection("protocol_on_nonstandard_port", found, odd, ("dst", "port", "protocol", "app"), _describe)
+    flows = f.filter(f.app.notnull() & f.server_port.notnull()).inner_join(unusual, ["app", "server_port"])
+    members = named_by_sides(flows.mutate(app=flows.outer).drop("outer"))
+    return Detection("protocol_on_nonstandard_port", found, members, ("dst", "port", "protocol", "app"), _describe)
 
 
 def _describe(row: dict[str, Any]) -> tuple[str, str, str | None]:

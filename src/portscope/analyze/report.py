@@ -183,7 +183,7 @@ def _detections(f: Any, folded: Any, options: AnalyzeOptions, baseline: Any) -> 
         ephemeral.unsolicited_inbound(f, options),
         ephemeral.ephemeral_listeners(f, options),
         ephemeral.ephemeral_peers(f, options),
-        protocols.protocol_on_nonstandard_port(f, options),
+        protocols.protocol_on_nonstandard_port(f, folded, options),
         beacons.beaconing(f, folded, options),
         exhaustion.exhaustion(f, folded, options),
         attempts.brute_force(f, folded, options),

@@ -179,6 +179,8 @@ def test_host_os_gives_one_host_its_client_range(tmp_path: Path, capsys: pytest.
     hosts = tmp_path / "hosts.txt"
     hosts.write_text("# inventory\n10.0.0.5 windows  # the file server\n\n")
     assert inbound("--host-os", f"@{hosts}") == ["10.0.0.5"]
+    code, out, _ = _run(capsys, str(log), "--os", "linux", "--host-os", f"@{hosts}")
+    assert code == 0 and "client port range: linux 32768-60999; 1 host with their own (--host-os)" in out
     for bad in ("10.0.0.5", "nohost=windows", "10.0.0.5=plan9", "10.0.0.5=70000-80000", "@/nonexistent/hosts"):
         code, _, err = _run(capsys, str(log), "--host-os", bad)
         assert code == 2 and err.count("\n") == 1 and "--host-os" in err, err

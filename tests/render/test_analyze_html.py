@@ -83,6 +83,8 @@ def _report(ports: int = 40, services: int = 6, bad: str | None = None) -> dict[
         "generated": "2026-12-03T08:00:00Z",
         "engine": "duckdb",
         "os": "linux",
+        "ephemeral": [32768, 60999],
+        "hosts": [{"addr": "10.0.0.5", "ephemeral": [49152, 65535]}],
         "inputs": [
             {"path": text("fw.log"), "format": "iptables", "flows": 900, "bad_records": 3, "skipped_lines": 2},
             {"path": "conn.log", "format": text("zeek"), "flows": 100, "bad_records": 0, "skipped_lines": 0},
@@ -282,6 +284,7 @@ def test_a_representative_report_shows_every_section() -> None:
         "Fails <code>--fail-on high</code>",
         "https",
         "32768\u201360999",
+        "OS ranges: linux (32768-60999), 1 host with their own (--host-os)",
     ):
         assert text in page, text
     for severity in ("critical", "high", "medium", "info"):

@@ -181,7 +181,7 @@ def _header(report: dict[str, Any]) -> str:
         ("Time span", span),
         ("Addresses", _n(summary.get("addresses"))),
         ("Findings", found or "none"),
-        ("Engine", f"{_e(report.get('engine'))}<br><small>OS ranges: {_e(report.get('os'))}</small>"),
+        ("Engine", f"{_e(report.get('engine'))}<br><small>OS ranges: {_ranges(report)}</small>"),
     ]
     parts = ['<header><h1>portscope analyze</h1><p class="muted">']
     parts.append(f"Generated {_time(report.get('generated'))} \u00b7 schema {_e(report.get('schema'))}</p>")
@@ -457,3 +457,15 @@ def render_html(report: dict[str, Any]) -> str:
         f"<title>{title}</title><style>{_CSS}</style></head>"
         f"<body><nav>{nav}</nav><main>{''.join(body)}</main></body></html>\n"
     )
+
+
+def _ranges(report: dict[str, Any]) -> str:
+    """The client port ranges the report judged by: --os's, and how many hosts had their own."""
+    ranges = report.get("ephemeral")
+    text = _e(report.get("os"))
+    if isinstance(ranges, list) and len(ranges) == 2:
+        text += f" ({_e(ranges[0])}-{_e(ranges[1])})"
+    hosts = report.get("hosts")
+    if isinstance(hosts, list) and hosts:
+        text += f", {len(hosts):,} host{'s' if len(hosts) > 1 else ''} with their own (--host-os)"
+    return text

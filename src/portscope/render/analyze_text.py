@@ -33,6 +33,10 @@ def render_text(report: dict[str, Any], style: Style, *, top: int = 20) -> str:
         + "   actions: "
         + ", ".join(f"{v} {k}" for k, v in summary["actions"].items())
     )
+    low, high = report.get("ephemeral") or ("?", "?")
+    hosts = len(report.get("hosts") or ())
+    own = f"; {hosts} host{'s' if hosts != 1 else ''} with their own (--host-os)" if hosts else ""
+    out.append(f"  client port range: {for_terminal(str(report.get('os')))} {low}-{high}{own}")
     out += ["", *_findings(report["findings"], style)]
     out += ["", *_services(report["services"], style, top)]
     out += ["", *_explained(report["explained"], style)]

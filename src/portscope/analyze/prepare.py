@@ -11,7 +11,7 @@ Port classes, for one side's port:
 - ``service``: a system port (0-1023) or one of the well-known services that live higher up
   (:data:`HIGH_SERVICE_PORTS`);
 - ``ephemeral``: inside the client port pool in use (``--os``: Linux 32768-60999, Windows 49152-65535;
-  by default both, 32768-65535);
+  by default both, 32768-65535), or inside the host's own where ``--host-os`` gives it one;
 - ``other``: the rest of the user range (1024 up to the pool).
 
 Every expression here is Ibis, so DuckDB and Spark compute the same columns.

@@ -109,15 +109,21 @@ def _severity_counts(report: dict[str, Any]) -> dict[str, int]:
     return {s: sum(1 for f in findings if f.get("severity") == s) for s in SEVERITIES}
 
 
+def _value_axis(ticks: list[float], left: float, plot_w: float, top: float, bottom: float) -> list[str]:
+    """Vertical grid lines and their labels for a horizontal bar chart's value axis, top to bottom."""
+    body = []
+    for tick in ticks:
+        x = left + tick / ticks[-1] * plot_w
+        body.append(f'<line class="grid" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{bottom}"/>')
+        body.append(f'<text x="{x:.1f}" y="{bottom + 14}" text-anchor="middle">{_short(tick)}</text>')
+    return body
+
+
 def _severity_svg(counts: dict[str, int]) -> str:
     width, height, left, right, top = 520, 200, 80, 50, 34
     plot_w, row = width - left - right, 26
     ticks = _nice_ticks(max(counts.values(), default=0) or 1, 4)
-    body = []
-    for tick in ticks:
-        x = left + tick / ticks[-1] * plot_w
-        body.append(f'<line class="grid" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + 5 * row}"/>')
-        body.append(f'<text x="{x:.1f}" y="{top + 5 * row + 14}" text-anchor="middle">{_short(tick)}</text>')
+    body = _value_axis(ticks, left, plot_w, top, top + 5 * row)
     for i, severity in enumerate(SEVERITIES):
         y, value = top + i * row, counts[severity]
         bar_w = value / ticks[-1] * plot_w
@@ -224,11 +230,7 @@ def _services_svg(services: list[dict[str, Any]]) -> str | None:
     height = top + row * len(rows) + 46
     plot_w = width - left - right
     ticks = _nice_ticks(max(_int(s.get("flows")) or 0 for s in rows))
-    body = []
-    for tick in ticks:
-        x = left + tick / ticks[-1] * plot_w
-        body.append(f'<line class="grid" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + row * len(rows)}"/>')
-        body.append(f'<text x="{x:.1f}" y="{top + row * len(rows) + 14}" text-anchor="middle">{_short(tick)}</text>')
+    body = _value_axis(ticks, left, plot_w, top, top + row * len(rows))
     for i, s in enumerate(rows):
         y, flows = top + i * row, _int(s.get("flows")) or 0
         allowed, denied = max(_int(s.get("allowed")) or 0, 0), max(_int(s.get("denied")) or 0, 0)

@@ -30,13 +30,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.analyze.synthetic import GroundTruth, flow_table  # noqa: E402
 
+from _scoring import portscope_findings, print_score  # noqa: E402
 from _timing import run_timed  # noqa: E402
 
 FLOOR = """
@@ -64,18 +65,8 @@ def timed(name: str, command: list[str], ok: tuple[int, ...] = (0,)) -> Run | No
 
 def check(run: Run, truth: GroundTruth) -> tuple[str, str]:
     """Print what the report found against the ground truth; (found/total, background flagged/total)."""
-    report: dict[str, Any] = json.loads(run.stdout)
-    findings = [(f["kind"], f.get("src"), f.get("dst"), f.get("port")) for f in report["findings"]]
-    score = truth.score(findings)
-    kinds: dict[str, int] = {}
-    for kind, *_ in findings:
-        kinds[kind] = kinds.get(kind, 0) + 1
-    print(f"{run.name}: {report['summary']['flows']:,} flows, findings by kind {dict(sorted(kinds.items()))}")
-    for missed in score.missed:
-        print(f"  missed: {missed}")
-    for addr in score.flagged_background[:10]:
-        print(f"  flagged background source {addr}: {[f for f in findings if f[1] == addr][:3]}")
-    return f"{len(score.found)}/{len(truth.expected)}", f"{len(score.flagged_background)}/{len(truth.background)}"
+    print(f"{run.name}: {json.loads(run.stdout)['summary']['flows']:,} flows")
+    return print_score(run.name, portscope_findings(run.stdout), truth)
 
 
 def main() -> None:

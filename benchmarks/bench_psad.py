@@ -25,7 +25,6 @@ found, no background source flagged. Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -34,14 +33,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.analyze.synthetic import GroundTruth  # noqa: E402
 from tests.analyze.synthetic_logs import iptables_log  # noqa: E402
 
+from _scoring import portscope_findings, print_score  # noqa: E402
 from _timing import run_timed  # noqa: E402
 
 PSAD_OVERRIDE = """\
@@ -100,11 +99,6 @@ def psad_flagged(stdout: str) -> dict[str, int]:
     return {addr: int(level) for addr, level in PSAD_SOURCE.findall(stdout) if int(level) >= 1}
 
 
-def portscope_findings(stdout: str) -> list[tuple[str, str | None, str | None, int | None]]:
-    report: dict[str, Any] = json.loads(stdout)
-    return [(f["kind"], f.get("src"), f.get("dst"), f.get("port")) for f in report["findings"]]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
@@ -125,17 +119,7 @@ def main() -> None:
         ours = timed("portscope analyze", command, truth.rows, ok=(0, 1))
         rows: list[tuple[Run, str, str]] = []
         if ours is not None:
-            findings = portscope_findings(ours.stdout)
-            score = truth.score(findings)
-            rows.append((ours, f"{len(score.found)}/{len(truth.expected)}", _share(score.flagged_background, truth)))
-            kinds: dict[str, int] = {}
-            for kind, *_ in findings:
-                kinds[kind] = kinds.get(kind, 0) + 1
-            print(f"portscope findings by kind: {dict(sorted(kinds.items()))}")
-            for missed in score.missed:
-                print(f"  portscope missed: {missed}")
-            for addr in score.flagged_background[:10]:
-                print(f"  portscope flagged background source {addr}: {[f for f in findings if f[1] == addr][:3]}")
+            rows.append((ours, *print_score("portscope", portscope_findings(ours.stdout), truth)))
 
         if not args.no_psad:
             if not psad_available():
@@ -181,10 +165,6 @@ def main() -> None:
     if len(rows) == 2:
         ratio = (rows[0][0].lines / rows[0][0].seconds) / (rows[1][0].lines / rows[1][0].seconds)
         print(f"\nportscope processes {ratio:,.0f}x the lines per second of psad (goal: at least 100x)")
-
-
-def _share(flagged: tuple[str, ...], truth: GroundTruth) -> str:
-    return f"{len(flagged)}/{len(truth.background)}"
 
 
 def _sources_in(path: Path) -> set[str]:

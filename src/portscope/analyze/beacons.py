@@ -17,6 +17,7 @@ from typing import Any
 from portscope.analyze.findings import Detection, named_by_sides
 from portscope.analyze.options import AnalyzeOptions
 from portscope.analyze.pairs import PAIR_KEYS, calls
+from portscope.analyze.scans import probes
 
 __all__ = ["beaconing"]
 
@@ -33,7 +34,7 @@ def beaconing(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
     span = (counts.last_t - counts.first_t).cast("float64") / 1_000_000
     enough = (counts.flows >= th.beacon_min_flows) & (span >= (counts.flows - 1) * th.beacon_min_interval)
     busy = counts.filter(enough & ~ntp)
-    every_call = f.filter(f.client_is_src & f.server_port.notnull() & (f.kind != "group"))
+    every_call = probes(f)  # the flows behind calls(pairs)
     every_call = every_call.filter(~((every_call.server_port == 123) & (every_call.proto == "udp")))
     # Each busy pair gets a number, and the window sorts (pair, t) by it: sorting millions of calls by
     # four keys, two of them address strings, was most of this detection's time.

@@ -9,7 +9,7 @@ import tempfile
 import time
 from typing import NamedTuple
 
-__all__ = ["Timed", "run_timed"]
+__all__ = ["Timed", "portscope_at", "run_timed"]
 
 
 class Timed(NamedTuple):
@@ -31,3 +31,12 @@ def run_timed(name: str, command: list[str], ok: tuple[int, ...] = (0,), shown: 
         print(f"{name}: exit {done.returncode}: {done.stderr.strip()[-shown:]}", file=sys.stderr)
         return None
     return Timed(seconds, int(kilobytes) / 1024, done.stdout)
+
+
+def portscope_at(source: str | None) -> list[str]:
+    """The command that runs portscope: this checkout's, or (``source``: another checkout's ``src``
+    folder, such as a ``git worktree`` of the commit before a change) that one's, in this interpreter,
+    so that a benchmark can time before and after side by side in the same run."""
+    if source is None:
+        return [sys.executable, "-m", "portscope"]
+    return ["env", f"PYTHONPATH={source}", sys.executable, "-m", "portscope"]

@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from tests.analyze.synthetic import GroundTruth, flow_table  # noqa: E402
 
 from _scoring import portscope_findings, print_score  # noqa: E402
-from _timing import run_timed  # noqa: E402
+from _timing import portscope_at, run_timed  # noqa: E402
 
 FLOOR = """
 import sys, duckdb
@@ -77,6 +77,9 @@ def main() -> None:
     parser.add_argument("--spark-master", help="Spark master URL (portscope's default when not given)")
     parser.add_argument("--keep", type=Path, help="write the Parquet here and keep it")
     parser.add_argument("--runs", type=int, default=3, help="DuckDB runs; best and median are reported")
+    parser.add_argument(
+        "--before", metavar="SRC", help="also run another checkout's src (before a change), alternating"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-analyze-") as tmp:
         import pyarrow.parquet as pq
@@ -93,13 +96,23 @@ def main() -> None:
         print(f"generated {truth.rows:,} flows in {generated:.1f} s, wrote {size:.0f} MB of Parquet in {written:.1f} s")
         print(f"  {len(truth.expected)} embedded attacks, {len(truth.background):,} background sources")
 
-        base = [sys.executable, "-m", "portscope", "analyze", str(path), "--json"]
+        base = [*portscope_at(None), "analyze", str(path), "--json"]
         results: list[tuple[Run, str, str]] = []
         floor = timed("duckdb: read every column once", [sys.executable, "-c", FLOOR, str(path)])
         # This machine's run-to-run noise is +-30% (a shared VM): the best of a few runs is the figure,
-        # and the median is printed beside it.
-        runs = [timed("portscope analyze (duckdb)", [*base, "--engine", "duckdb"], ok=(0, 1)) for _ in range(args.runs)]
+        # and the median is printed beside it. With --before, the two checkouts alternate.
+        runs, before = [], []
+        for _ in range(args.runs):
+            runs.append(timed("portscope analyze (duckdb)", [*base, "--engine", "duckdb"], ok=(0, 1)))
+            if args.before:
+                command = [*portscope_at(args.before), "analyze", str(path), "--json", "--engine", "duckdb"]
+                before.append(timed("portscope analyze (duckdb, before)", command, ok=(0, 1)))
         done = sorted((run for run in runs if run is not None), key=lambda run: run.seconds)
+        earlier = sorted((run for run in before if run is not None), key=lambda run: run.seconds)
+        if earlier:
+            print(f"before: {', '.join(f'{run.seconds:.1f} s' for run in before if run is not None)}; "
+                  f"median {statistics.median(run.seconds for run in earlier):.1f} s")  # fmt: skip
+            results.append((earlier[0], *check(earlier[0], truth)))
         duck = done[0] if done else None
         if duck is not None:
             print(f"duckdb runs: {', '.join(f'{run.seconds:.1f} s' for run in runs if run is not None)}; "

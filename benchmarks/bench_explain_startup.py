@@ -3,6 +3,7 @@
 
 Goal (issue 2): the median whole-process time under 3x that of ``python3 -c pass``, with no heavy
 library imported. Runs alternate between the two commands so that machine noise hits both alike.
+``--before SRC`` also times another checkout's ``src`` (the commit before a change) in the same run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import portscope_at
+
 
 def _time(argv: list[str]) -> float:
     start = time.perf_counter()
@@ -25,6 +29,7 @@ def _time(argv: list[str]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--before", metavar="SRC", help="another checkout's src folder, timed side by side")
     args = parser.parse_args()
     python = sys.executable
     script = shutil.which("portscope", path=str(Path(python).parent))
@@ -34,6 +39,8 @@ def main() -> int:
     }
     if script:
         commands["portscope explain 56744 (console script)"] = [script, "explain", "56744"]
+    if args.before:
+        commands["python -m portscope explain 56744 (before)"] = [*portscope_at(args.before), "explain", "56744"]
     for argv in commands.values():  # warm the page cache and .pyc files once
         _time(argv)
     samples: dict[str, list[float]] = {name: [] for name in commands}

@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _loopback import loopback_connections
+from _timing import portscope_at
 
 PSUTIL_SCRIPT = "import psutil, sys; c = psutil.net_connections(kind='tcp'); sys.stdout.write(str(len(c)))"
 
@@ -58,6 +59,7 @@ def main() -> int:
     parser.add_argument("connections", type=int, nargs="*", default=[10_000, 50_000])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--per-child", type=int, default=4_000)
+    parser.add_argument("--before", metavar="SRC", help="also time another checkout's src (before a change)")
     args = parser.parse_args()
     python = sys.executable
     script = shutil.which("portscope", path=os.path.dirname(python))
@@ -65,6 +67,19 @@ def main() -> int:
     commands = {
         "portscope live --json": [*portscope, "live", "--json"],
         "portscope live --json --no-process": [*portscope, "live", "--json", "--no-process"],
+        **(
+            {
+                "portscope live --json (before)": [*portscope_at(args.before), "live", "--json"],
+                "portscope live --json --no-process (before)": [
+                    *portscope_at(args.before),
+                    "live",
+                    "--json",
+                    "--no-process",
+                ],
+            }
+            if args.before
+            else {}
+        ),
         "ss -tan": ["ss", "-tan"],
         "ss -tanp": ["ss", "-tanp"],
         "lsof -nP -iTCP": ["lsof", "-nP", "-iTCP"],
@@ -94,6 +109,10 @@ def main() -> int:
             median = statistics.median(values)
             print(f"{name:38} {median:9.3f} {min(values):7.3f} {median / base:10.2f} {peaks[name]:8.0f}")
         ours = statistics.median(times["portscope live --json"])
+        if args.before:
+            for name in ("portscope live --json", "portscope live --json --no-process"):
+                earlier = statistics.median(times[f"{name} (before)"])
+                print(f"{name}: {statistics.median(times[name]) / earlier:.2f}x the time before the change")
         for other in ("ss -tanp", "lsof -nP -iTCP", "psutil net_connections()"):
             if other in times:
                 print(f"portscope live --json is {statistics.median(times[other]) / ours:.1f}x faster than {other}")

@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from portscope.host.columns import SOCKET_COLUMNS
+
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "data" / "golden"
 SHARED = REPO.parent / "shared" / "data"
@@ -66,6 +68,7 @@ def analyze_outputs(only: str | None = None) -> Iterator[tuple[str, Any]]:
     from portscope.analyze.options import AnalyzeOptions
     from portscope.analyze.report import analyze
     from portscope.errors import PortscopeError
+    from portscope.render.analyze_json import report_json
 
     os.chdir(REPO)
     for path in _inputs():
@@ -78,7 +81,7 @@ def analyze_outputs(only: str | None = None) -> Iterator[tuple[str, Any]]:
             yield _golden_name(label), {"error": str(error)}
             continue
         report.pop("generated", None)
-        yield _golden_name(label), _plain(report)
+        yield _golden_name(label), _plain(report_json(report))
 
 
 def _plain(value: Any) -> Any:
@@ -166,16 +169,9 @@ def explain_line_outputs() -> dict[str, Any]:
 
 # --- live: a recorded snapshot, replayed -----------------------------------------------------------
 
-# The columns a back-end and the owner walk fill; classification fills the rest from these.
-RECORDED_COLUMNS = (
-    "protocol", "family", "state", "local_address", "local_port", "remote_address", "remote_port", "pid", "pids",
-    "process", "exe", "user", "cmdline", "owner_note", "inode", "uid", "netns", "namespace", "receive_queue",
-    "send_queue", "published", "v6only",
-)  # fmt: skip
-CLASSIFIED_COLUMNS = (
-    "role", "role_basis", "role_reason", "exposure", "dual_stack", "local_service", "remote_service",
-    "local_ephemeral", "remote_ephemeral",
-)  # fmt: skip
+# The columns a back-end, the owner walk and the NAT rules fill; classification fills the rest from these.
+RECORDED_COLUMNS = tuple(c.name for c in SOCKET_COLUMNS if c.stage != "role")
+CLASSIFIED_COLUMNS = tuple(c.name for c in SOCKET_COLUMNS if c.stage == "role")
 
 
 def load_snapshot() -> Any:
@@ -230,23 +226,19 @@ def live_outputs() -> tuple[dict[str, Any], dict[str, Any]]:
             for i in range(len(table))
         ],
     }  # fmt: skip
+    from portscope.render.findings import findings_json
+
     health = ephemeral_health(snap)
-    findings = {"health": health, "findings": health_findings(snap, health)}
+    findings = {"health": health, "findings": findings_json(health_findings(snap, health))}
     return _plain(roles), _plain(findings)
 
 
 def _classify(snap: Any) -> None:
     """Roles for the recorded table as the snapshot gives them, whatever the classifier's entry point."""
     from portscope.host import roles
+    from portscope.host.sockets import client_range_of_view
 
-    ranges = {v.inode: _namespace_range(v) for v in snap.namespaces}
-    roles.classify(snap.table, ranges)
-
-
-def _namespace_range(view: Any) -> Any:
-    from portscope.host import sockets
-
-    return sockets._ranges_of(view.ranges)
+    roles.classify(snap.table, {v.inode: client_range_of_view(v) for v in snap.namespaces})
 
 
 # --- recording the snapshot (root, network namespaces) ---------------------------------------------

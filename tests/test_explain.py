@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portscope import explain, explain_port, explain_range
+from portscope.errors import UsageError
 from portscope.host.ephemeral import host_port_ranges
 from portscope.records import PortExplanation, RangeExplanation
 
@@ -53,11 +54,34 @@ def test_5353_udp_is_mdns() -> None:
     assert any("Multicast DNS" in n for n in exp.notes)
 
 
-def test_assigned_port_inside_an_ephemeral_range_is_ambiguous() -> None:
-    # 49151 is reserved, but 33434/udp (traceroute) is assigned and inside Linux's 32768-60999
+def test_assigned_port_inside_the_client_range_is_ephemeral_with_its_iana_name_noted() -> None:
+    """Precedence step 3: 33434/udp (traceroute) is assigned but inside Linux's 32768-60999, so Linux hands
+    it to clients like any other; the IANA name is still said."""
     exp = explain_port(33434, ("udp",), os_name="linux")
-    assert exp.role == "ambiguous"
+    assert exp.role == "ephemeral-client"
     assert any("traceroute" in n for n in exp.notes)
+    assert any("IANA assigns it to traceroute, but inside the client range" in r for r in exp.reasons)
+
+
+def test_curated_service_inside_the_client_range_is_a_service() -> None:
+    """Precedence step 2: WireGuard's 51820/udp (no IANA entry) and BACnet's 47808/udp (IANA-named) lie in
+    Linux's range yet are services, and the reason names the curated entry's source."""
+    for port, name in ((51820, "wireguard"), (47808, "bacnet")):
+        exp = explain_port(port, ("udp",), os_name="linux")
+        assert exp.role == "service", exp
+        assert any(name in r and "a service even inside a client range" in r for r in exp.reasons)
+
+
+def test_a_service_on_one_protocol_and_a_client_port_on_the_other_is_ambiguous() -> None:
+    """The kubelet's 10250 is a curated TCP service; inside FreeBSD's 10000-65535 its UDP twin is a client port."""
+    exp = explain_port(10250, ("tcp", "udp"), os_name="freebsd")
+    assert exp.role == "ambiguous"
+    assert "kubelet on tcp" in exp.role_text and "on udp" in exp.role_text
+
+
+def test_os_windows_judges_by_the_current_windows_range() -> None:
+    """--os windows is Vista and later (49152-65535), as analyze takes it: 3389 is not an XP client port."""
+    assert explain_port(3389, ("tcp",), os_name="windows").role == "service"
 
 
 def test_unassigned_user_port_outside_ranges_is_unknown() -> None:
@@ -91,5 +115,5 @@ def test_range_counts_assignments() -> None:
 
 
 def test_unknown_os_is_rejected() -> None:
-    with pytest.raises(ValueError, match="unknown OS"):
+    with pytest.raises(UsageError, match="unknown OS"):
         explain_port(22, os_name="beos")

@@ -10,16 +10,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 
-from portscope.host.ephemeral import host_port_ranges
+from portscope.host.ephemeral import client_range_of, host_port_ranges
+from portscope.ports.classify import EPHEMERAL, SERVICE, classify, iana_assignments
 from portscope.ports.iana import registry
 from portscope.ports.notes import notes_for
-from portscope.ports.ranges import EPHEMERAL_RANGES, iana_range, ranges_for_os
+from portscope.ports.ranges import EPHEMERAL_RANGES, IANA_DYNAMIC, client_range, iana_range, ranges_for_os
 from portscope.ports.services_db import system_services
 from portscope.ports.spec import parse_port_spec
 from portscope.records import (
+    ClientRange,
     EphemeralRange,
     HostPortRange,
     IanaEntry,
+    PortClass,
     PortExplanation,
     PortQuery,
     RangeExplanation,
@@ -81,8 +84,12 @@ def _role(
     host_inside: list[RangeMembership],
     host_known: bool,
     os_given: bool,
+    classes: dict[str, PortClass],
+    curated: list[PortClass],
 ) -> tuple[str, str, list[str]]:
-    """Decide the most likely role of a port from its number alone, and say why."""
+    """Say the role the port's classes give it (:func:`portscope.ports.classify.classify`, one per
+    asked protocol), with the facts behind them. ``curated`` are the classes the curated list decided
+    where the IANA registry and the range alone would not have made the port a service."""
     reasons: list[str] = []
     names = sorted({e.name or e.description for e in assigned})
     if port == 0:
@@ -95,6 +102,8 @@ def _role(
     ephemeral_os = [m for m in os_inside if m.inside]
     if assigned:
         reasons.append(f"IANA assigns it to {', '.join(names)}")
+    for c in {(c.service, c.source): c for c in curated}.values():
+        reasons.append(f"{c.service} listens on it by default ({c.source}): a service even inside a client range")
     if ephemeral_here:
         reasons.append(f"it is in this host's ephemeral range {ephemeral_here[0].low}-{ephemeral_here[0].high}")
     elif host_known and not os_given:
@@ -103,21 +112,25 @@ def _role(
         labels = ", ".join(m.label for m in ephemeral_os if m.os != "iana")
         if labels:
             reasons.append(f"it is in the default ephemeral range of {labels}")
-    ephemeral = bool(ephemeral_here) or (not (host_known and not os_given) and bool(ephemeral_os))
-    if assigned and not ephemeral:
-        return (
-            "service",
-            f"a service port ({', '.join(names)}): the side that uses it is most likely the server",
-            reasons,
-        )
-    if assigned and ephemeral:
+    reasons += list(dict.fromkeys(c.note for c in classes.values() if c.note))
+    served = {proto: c for proto, c in classes.items() if c.port_class == SERVICE}
+    picked = [proto for proto, c in classes.items() if c.port_class == EPHEMERAL]
+    if served and picked:
+        services = ", ".join(f"{c.service} on {proto}" for proto, c in served.items())
         return (
             "ambiguous",
-            f"either a service ({', '.join(names)}) or a client port the OS picked for one outgoing "
-            "connection: look at the other side; if that is a well-known port, this is the client",
+            f"a service ({services}), but a client port the OS may pick on {', '.join(picked)}: look at the "
+            "other side; if that is a well-known port, this is the client",
             reasons,
         )
-    if ephemeral:
+    if served:
+        shown = sorted({*names, *(c.service for c in curated if c.service)})
+        return (
+            "service",
+            f"a service port ({', '.join(shown)}): the side that uses it is most likely the server",
+            reasons,
+        )
+    if picked:
         return (
             "ephemeral-client",
             "most likely the client side of an outgoing connection: a port the OS picked for that one "
@@ -140,6 +153,16 @@ def _role(
     )
 
 
+def client_ranges(
+    protocols: tuple[str, ...], os_name: str | None, host: tuple[HostPortRange, ...]
+) -> dict[str, ClientRange]:
+    """The client range in force for each protocol: ``--os``'s, else this host's, else IANA's."""
+    if os_name is not None:
+        chosen = client_range(os_name)
+        return dict.fromkeys(protocols, chosen)
+    return {p: client_range_of(host, p) or IANA_DYNAMIC for p in protocols}
+
+
 _IN_LOGS = {
     "special": "A log line with port 0 is a fragment, a portless protocol written with zeros, or a crafted "
     "probe; a flood of them is a scan or a DoS attempt.",
@@ -159,19 +182,34 @@ _IN_LOGS = {
 
 
 def explain_port(port: int, protocols: tuple[str, ...] = ("tcp", "udp"), os_name: str | None = None) -> PortExplanation:
-    """Explain one port over ``protocols``; ``os_name`` narrows the OS ranges used for the role.
+    """Explain one port over ``protocols``; ``os_name`` puts that OS's client range in force.
 
-    Raises ValueError for an unknown ``os_name`` (the message lists the valid ones).
+    Raises UsageError for an unknown ``os_name`` (the message lists the valid ones).
     """
-    selected = {r.os for r in ranges_for_os(os_name)}
+    selected = {r.os for r in ranges_for_os(None if os_name == "any" else os_name)}
     host = host_port_ranges()
     iana_name, iana_text = iana_range(port)
     entries = tuple(e for e in registry().lookup(port) if e.protocol in (*protocols, None))
     assigned = [e for e in entries if e.assigned]
-    # Every OS's verdict is shown; only the selected OSes' (all, without --os) decide the role.
+    in_force = client_ranges(protocols, os_name, host)
+    classes = {proto: classify(port, proto, in_force[proto]) for proto in protocols}
+    # The curated list is said where it decided: inside the range, or where IANA assigns nothing.
+    curated = [
+        c
+        for proto, c in classes.items()
+        if c.reason == "curated" and (in_force[proto].contains(port) or port not in iana_assignments(proto))
+    ]
+    # Every OS's verdict is shown; the class in force decides the role.
     os_part, host_part = _memberships(port, EPHEMERAL_RANGES, host, protocols)
     role, role_text, reasons = _role(
-        port, assigned, [m for m in os_part if m.os in selected], list(host_part), bool(host_part), os_name is not None
+        port,
+        assigned,
+        [m for m in os_part if m.os in selected],
+        list(host_part),
+        bool(host_part),
+        os_name is not None,
+        classes,
+        curated,
     )
     notes = tuple(f"{n.text} [{n.source}]" for n in notes_for(port, protocols))
     host_notes: list[str] = []
@@ -217,7 +255,7 @@ def explain_range(
     low: int, high: int, protocols: tuple[str, ...] = ("tcp", "udp"), os_name: str | None = None
 ) -> RangeExplanation:
     """Summarise ``low``..``high``: overlapping IANA and ephemeral ranges, and the assignments inside."""
-    ranges_for_os(os_name)  # validates the name; a range summary shows every OS
+    client_range(os_name)  # validates the name; a range summary shows every OS
     entries = registry().in_range(low, high)
     assigned = tuple(e for e in entries if e.assigned and e.protocol in protocols)
     covered: set[int] = set()
@@ -257,6 +295,6 @@ def explain_query(query: PortQuery, os_name: str | None = None) -> PortExplanati
 def explain(argument: str, os_name: str | None = None) -> list[PortExplanation | RangeExplanation]:
     """Parse one argument as typed (``443/udp``, ``ssh``, ``49152-49160``) and explain each port it means.
 
-    Raises PortSpecError for an argument that cannot be understood, ValueError for an unknown OS.
+    Raises PortSpecError for an argument that cannot be understood, UsageError for an unknown OS.
     """
     return [explain_query(q, os_name) for q in parse_port_spec(argument)]

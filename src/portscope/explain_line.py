@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from portscope.errors import DataError, UsageError
 from portscope.line_reasons import reason_for
 from portscope.ports.iana import registry
-from portscope.ports.ranges import EPHEMERAL_RANGES, iana_range, ranges_for_os
+from portscope.ports.ranges import EPHEMERAL_RANGES, client_range, iana_range
 from portscope.sources import ParseStats, ReadContext, detect, source
 
 __all__ = ["LineExplanation", "LineSide", "explain_line"]
@@ -122,13 +122,11 @@ def explain_line(text: str, *, os: str | None = None) -> LineExplanation:
 
 def _pool(os_name: str | None) -> tuple[int, int]:
     """The client pool as ``portscope analyze --os`` takes it: any (32768-65535), else that OS's range."""
-    if os_name is None or os_name == "any":
-        return 32768, 65535
     try:
-        found = ranges_for_os(os_name)
-    except ValueError as exc:
+        chosen = client_range(os_name or "any")
+    except UsageError as exc:
         raise UsageError(f"--os: {exc}") from exc
-    return found[0].low, found[0].high
+    return chosen.low, chosen.high
 
 
 def _recognise(line: str) -> tuple[str, bytes]:

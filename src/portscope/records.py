@@ -17,17 +17,20 @@ else:
     from portscope._namedtuple import NamedTuple
 
 __all__ = [
+    "ClientRange",
     "ConntrackUsage",
     "ContainerRef",
+    "CuratedService",
     "DestinationUse",
     "DnatRule",
     "EphemeralHealth",
     "EphemeralRange",
-    "Finding",
+    "FlowEvidence",
     "HostPortRange",
     "IanaEntry",
     "NatMapping",
     "NetNamespace",
+    "PortClass",
     "PortExplanation",
     "PortQuery",
     "PortUse",
@@ -36,6 +39,7 @@ __all__ = [
     "RangeOverlap",
     "ServiceDbEntry",
     "Socket",
+    "Subject",
 ]
 
 
@@ -116,6 +120,69 @@ class EphemeralRange(NamedTuple):
         return self.high - self.low + 1
 
 
+class ClientRange(NamedTuple):
+    """The ports clients are picked from, as :mod:`portscope.ports.classify` judges a port by.
+
+    ``reserved`` are ports inside it that the OS never hands out (Linux ip_local_reserved_ports): they
+    are not ephemeral. ``label`` says whose range it is (``this host``, ``Linux``, ``--os any``...),
+    ``source`` where its numbers come from.
+    """
+
+    low: int
+    high: int
+    label: str = "IANA dynamic"
+    source: str = "RFC 6335 section 6: the Dynamic Ports 49152-65535"
+    reserved: tuple[tuple[int, int], ...] = ()
+
+    def contains(self, port: int) -> bool:
+        """Inside the range and not reserved: a port the OS may hand to a client."""
+        if not self.low <= port <= self.high:
+            return False
+        return not any(low <= port <= high for low, high in self.reserved)
+
+    @property
+    def size(self) -> int:
+        """How many ports the OS may hand out: the range less its reserved ports."""
+        held = sum(
+            min(hi, self.high) - max(lo, self.low) + 1 for lo, hi in self.reserved if lo <= self.high and hi >= self.low
+        )
+        return self.high - self.low + 1 - held
+
+
+class CuratedService(NamedTuple):
+    """A well-known service port that IANA does not make a service where people meet it (ports/curated.py).
+
+    ``low``..``high`` over ``protocols``; ``name`` is the service's usual short name, ``source`` where
+    its port is documented.
+    """
+
+    low: int
+    high: int
+    protocols: tuple[str, ...]
+    name: str
+    description: str
+    source: str
+
+
+class PortClass(NamedTuple):
+    """A port's class for one protocol, and which step of the precedence decided it (ports/classify.py).
+
+    ``port_class`` is ``service``, ``ephemeral`` or ``other``; ``reason`` the deciding step's code
+    (``observed``, ``curated``, ``client-range``, ``iana``, ``unassigned``); ``source`` what said so
+    (the IANA registry, a curated entry's documentation, the client range's origin, the fact seen).
+    ``service`` names the service where one is known; ``note`` adds what did not decide but a person
+    should know (an IANA name on a port that is ephemeral in this range).
+    """
+
+    port: int
+    protocol: str
+    port_class: str
+    reason: str
+    source: str
+    service: str | None = None
+    note: str | None = None
+
+
 class HostPortRange(NamedTuple):
     """This host's real ephemeral range for one protocol, read from the kernel, and the ports it holds back.
 
@@ -141,6 +208,10 @@ class HostPortRange(NamedTuple):
             if low <= port <= high:
                 return (low, high)
         return None
+
+    def client_range(self, label: str = "this host") -> ClientRange:
+        """This range as :mod:`portscope.ports.classify` takes it, its reserved ports left out."""
+        return ClientRange(self.low, self.high, label, self.source, self.reserved)
 
     @property
     def size(self) -> int:
@@ -232,6 +303,7 @@ class Socket(NamedTuple):
     Kubernetes NodePort): such a port is a rule, not a socket, and no socket tool shows it alone.
     """
 
+    # BEGIN generated from portscope.host.columns: python scripts/generate.py
     protocol: str
     family: int
     state: str
@@ -262,6 +334,7 @@ class Socket(NamedTuple):
     receive_queue: int | None
     send_queue: int | None
     published: str | None = None
+    # END generated
 
 
 class DestinationUse(NamedTuple):
@@ -296,19 +369,35 @@ class EphemeralHealth(NamedTuple):
     worst: DestinationUse | None
 
 
-class Finding(NamedTuple):
-    """Something worth a person's attention, with the evidence behind it and, where one exists, the fix.
+class Subject(NamedTuple):
+    """What a :class:`~portscope.findings.Finding` is about: the parties, the port, the transport.
 
-    ``severity``: ``info``, ``low``, ``medium``, ``high`` or ``critical``. ``code`` is stable for
-    scripts (``listener-in-ephemeral-range``...); ``evidence`` lists the sockets or lines behind it.
+    ``src`` is the acting side (a scanner, a client), ``dst`` the side acted on; ``namespace`` labels
+    the network namespace or container of a finding about this host. ``ephemeral`` says ``port`` is
+    a client's ephemeral port, which the finding's identifier buckets rather than names.
     """
 
-    severity: str
-    code: str
-    title: str
-    detail: str
-    evidence: tuple[str, ...]
-    fix: str | None = None
+    src: str | None = None
+    dst: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+    namespace: str | None = None
+    ephemeral: bool = False
+
+
+class FlowEvidence(NamedTuple):
+    """One flow behind a finding, as recorded, and where: ``file`` and ``line`` (or packet number)."""
+
+    start: str | None
+    src: str | None
+    src_port: int | None
+    dst: str | None
+    dst_port: int | None
+    protocol: str | None
+    action: str | None
+    tcp_flags: str | None
+    file: str | None
+    line: int | None
 
 
 class ContainerRef(NamedTuple):

@@ -9,6 +9,7 @@ import pytest
 
 from portscope.analyze.options import AnalyzeOptions
 from portscope.analyze.report import analyze
+from portscope.render.analyze_json import report_json
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -22,7 +23,8 @@ def shared(*parts: str) -> Path:
 
 
 def run(paths: list[Path | str], **options: Any) -> dict[str, Any]:
-    return analyze([str(p) for p in paths], AnalyzeOptions(**options))
+    """The report as its JSON document (docs/analyze-json.md), findings as objects a script reads."""
+    return report_json(analyze([str(p) for p in paths], AnalyzeOptions(**options)))
 
 
 def kinds(report: dict[str, Any]) -> list[tuple[str, str | None]]:

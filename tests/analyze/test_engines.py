@@ -15,6 +15,7 @@ import pytest
 
 from portscope.analyze.options import AnalyzeOptions
 from portscope.analyze.report import analyze
+from portscope.render.analyze_json import report_json
 from tests.analyze.synthetic import flow_table
 
 FLOWS = 1_000_000
@@ -50,7 +51,7 @@ def million(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
 
 @pytest.fixture(scope="module")
 def duckdb_report(million: tuple[Path, Any]) -> dict[str, Any]:
-    return analyze([str(million[0])], AnalyzeOptions(engine="duckdb"))
+    return report_json(analyze([str(million[0])], AnalyzeOptions(engine="duckdb")))
 
 
 def _comparable(report: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +71,7 @@ def test_every_embedded_pattern_is_found_and_no_background_flagged(
 
 @spark_test
 def test_spark_gives_the_same_report(million: tuple[Path, Any], duckdb_report: dict[str, Any]) -> None:
-    spark_report = analyze([str(million[0])], AnalyzeOptions(engine="spark"))
+    spark_report = report_json(analyze([str(million[0])], AnalyzeOptions(engine="spark")))
     assert spark_report["engine"] == "spark"
     ours, theirs = _comparable(duckdb_report), _comparable(spark_report)
     assert ours["findings"] == theirs["findings"]  # first: the part that matters most, and a readable diff
@@ -83,7 +84,7 @@ def test_spark_reads_zeek_logs_itself_with_the_same_result() -> None:
     """On Spark a conn.log is read by the engine's CSV reader (tables.py), not by portscope on the driver:
     the report is the same as DuckDB's through portscope's reader, but for line numbers (engines have none)."""
     log = str(Path(__file__).resolve().parents[1] / "data" / "zeek_conn" / "zat-bro2-conn.log")
-    reports = [analyze([log], AnalyzeOptions(engine=engine)) for engine in ("duckdb", "spark")]
+    reports = [report_json(analyze([log], AnalyzeOptions(engine=engine))) for engine in ("duckdb", "spark")]
     for report in reports:
         for finding in report["findings"]:
             assert finding["evidence"]["sample"]
@@ -105,7 +106,7 @@ def test_spark_reads_vpc_flow_logs_itself_with_the_same_result(tmp_path: Path) -
 
     log = tmp_path / "vpc.log"
     _vpc_log(log)
-    reports = [analyze([str(log)], AnalyzeOptions(engine=engine)) for engine in ("duckdb", "spark")]
+    reports = [report_json(analyze([str(log)], AnalyzeOptions(engine=engine))) for engine in ("duckdb", "spark")]
     for report in reports:
         for finding in report["findings"]:
             for flow in finding["evidence"]["sample"]:
@@ -133,7 +134,11 @@ def test_spark_uses_each_hosts_range_as_duckdb_does(tmp_path: Path) -> None:
     log.write_text("".join(probes + nat))
     hosts = (("10.0.0.5", 49152, 65535), ("10.0.0.7", 60000, 60099))
     reports = [
-        analyze([str(log)], AnalyzeOptions(engine=engine, ephemeral=(32768, 60999), pool_size=28232, host_ranges=hosts))
+        report_json(
+            analyze(
+                [str(log)], AnalyzeOptions(engine=engine, ephemeral=(32768, 60999), pool_size=28232, host_ranges=hosts)
+            )
+        )
         for engine in ("duckdb", "spark")
     ]
     ours, theirs = (_comparable(r) for r in reports)

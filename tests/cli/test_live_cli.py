@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from portscope.render.live_json import SOCKET_KEYS
+from portscope.host.columns import SOCKET_KEYS
 from tests.conftest import run_portscope, socket_objects
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sockets")

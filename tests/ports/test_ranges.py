@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from portscope.ports.ranges import EPHEMERAL_RANGES, OTHER_POOLS, iana_range, ranges_for_os
+from portscope.errors import UsageError
+from portscope.ports.ranges import (
+    ANY_OS,
+    EPHEMERAL_RANGES,
+    IANA_DYNAMIC,
+    OTHER_POOLS,
+    client_range,
+    iana_range,
+    parse_client_range,
+    ranges_for_os,
+)
 
 
 @pytest.mark.parametrize(
@@ -16,7 +26,7 @@ def test_iana_range_boundaries(port: int, name: str) -> None:
 
 
 def test_iana_range_rejects_non_ports() -> None:
-    with pytest.raises(ValueError, match="outside 0-65535"):
+    with pytest.raises(UsageError, match="outside 0-65535"):
         iana_range(65536)
 
 
@@ -35,5 +45,27 @@ def test_os_selection_and_aliases() -> None:
     assert {r.os for r in ranges_for_os("Darwin")} == {"macos"}
     assert {r.os for r in ranges_for_os("freebsd")} == {"freebsd"}
     assert ranges_for_os(None) == EPHEMERAL_RANGES
-    with pytest.raises(ValueError, match=r"unknown OS .plan9.; valid ones are: .*linux"):
+    with pytest.raises(UsageError, match=r"unknown OS .plan9.; valid ones are: .*linux"):
         ranges_for_os("plan9")
+
+
+def test_client_range_in_force_for_an_os() -> None:
+    """--os picks the OS's current range (Windows Vista+, not XP), 'any' is Linux and Windows together,
+    and no OS at all is IANA's dynamic range."""
+    assert (client_range("windows").low, client_range("windows").high) == (49152, 65535)
+    assert (client_range("linux").low, client_range("linux").high) == (32768, 60999)
+    assert client_range("any") == ANY_OS and (ANY_OS.low, ANY_OS.high) == (32768, 65535)
+    assert client_range(None) == IANA_DYNAMIC and (IANA_DYNAMIC.low, IANA_DYNAMIC.high) == (49152, 65535)
+    with pytest.raises(UsageError, match="unknown OS"):
+        client_range("plan9")
+
+
+def test_parse_client_range_takes_an_os_or_a_range_and_names_where_it_failed() -> None:
+    assert (parse_client_range("1024-65535", "--host-os").low, parse_client_range("1024-65535", "x").high) == (
+        1024,
+        65535,
+    )
+    assert parse_client_range("macos", "--os").low == 49152
+    for bad in ("0-10", "9-8", "70000-70001", "beos"):
+        with pytest.raises(UsageError, match=r"hosts.txt:3: "):
+            parse_client_range(bad, "hosts.txt:3:")

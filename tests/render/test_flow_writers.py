@@ -9,6 +9,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
+from portscope.errors import UsageError
 from portscope.flows import batch_from_columns, flow_schema
 from portscope.render.flow_writers import FlowWriter, format_for
 
@@ -71,5 +72,5 @@ def test_jsonl_one_object_per_flow() -> None:
 
 
 def test_unknown_format_is_refused() -> None:
-    with pytest.raises(ValueError, match="valid ones are: parquet, csv, jsonl"):
+    with pytest.raises(UsageError, match="valid ones are: parquet, csv, jsonl"):
         FlowWriter(io.BytesIO(), "xml", flow_schema())

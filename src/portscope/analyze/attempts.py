@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from portscope.analyze.findings import Detection, named_by_sides
-from portscope.analyze.options import AnalyzeOptions
+from portscope.analyze.findings import Detection, DetectionInput, DetectionRule, named_by_sides
 from portscope.analyze.pairs import PAIR_KEYS, calls
 from portscope.analyze.scans import probes
+from portscope.findings import Severity
 
-__all__ = ["brute_force", "denied_then_allowed"]
+__all__ = ["BRUTE_FORCE", "DENIED_THEN_ALLOWED", "brute_force", "denied_then_allowed"]
 
 _ID = ("src", "dst", "port", "protocol")
 
@@ -38,12 +38,12 @@ def _attempts(f: Any, candidates: Any) -> Any:
     return named_by_sides(p.semi_join(candidates.select(*PAIR_KEYS), list(PAIR_KEYS)))
 
 
-def brute_force(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
-    th = options.thresholds
+def brute_force(data: DetectionInput) -> Detection:
+    th = data.options.thresholds
     limit = th.brute_force_attempts
-    c = calls(pairs)
+    c = calls(data.pairs)
     # Either threshold below needs at least this many failed, or this many, flows of the pair.
-    a = _attempts(f, c.filter(c.server_port.isin(AUTH_PORTS) & ((c.failed >= limit) | (c.flows >= 3 * limit))))
+    a = _attempts(data.flows, c.filter(c.server_port.isin(AUTH_PORTS) & ((c.failed >= limit) | (c.flows >= 3 * limit))))
     # A failed login, not a working session. Without a duration (firewall logs) only failures count:
     # management tools (WinRM, LDAP) open many short allowed sessions and a log cannot tell them apart.
     short = a.duration.notnull() & (a.duration < _SHORT_SECONDS)
@@ -61,21 +61,20 @@ def brute_force(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
     )
     g = g.inner_join(peak, list(_ID))
     found = g.filter((g.failed >= limit) | (g.port.isin(AUTH_PORTS) & (g.peak_10min >= 3 * limit)))
-    members = bad
-    return Detection("brute_force", found, members, _ID, _describe_brute)
+    return Detection(found, bad, _describe_brute)
 
 
-def _describe_brute(row: dict[str, Any]) -> tuple[str, str, str | None]:
-    severity = "high" if row["attempts"] >= 100 else "medium"
+def _describe_brute(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
+    severity = Severity.HIGH if row["attempts"] >= 100 else Severity.MEDIUM
     failed = f"{row['failed']} failed or refused, {row['denied']} denied"
     title = f"{row['src']} made {row['attempts']} attempts at {row['dst']}:{row['port']}/{row['protocol']} ({failed})"
     return severity, title, "T1110"
 
 
-def denied_then_allowed(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
-    th = options.thresholds
-    c = calls(pairs)
-    a = _attempts(f, c.filter((c.denied >= th.denied_then_allowed) & (c.flows > c.denied)))
+def denied_then_allowed(data: DetectionInput) -> Detection:
+    th = data.options.thresholds
+    c = calls(data.pairs)
+    a = _attempts(data.flows, c.filter((c.denied >= th.denied_then_allowed) & (c.flows > c.denied)))
     g = a.group_by(list(_ID)).agg(
         denied=a.client_port.nunique(where=a.action == "deny"),
         first_denied=a.t.min(where=a.action == "deny"),
@@ -86,13 +85,22 @@ def denied_then_allowed(f: Any, pairs: Any, options: AnalyzeOptions) -> Detectio
     )
     found = g.filter((g.denied >= th.denied_then_allowed) & (g.last_allowed > g.first_denied))
     found = found.drop("first_denied", "last_allowed")
-    members = a
-    return Detection("denied_then_allowed", found, members, _ID, _describe_denied)
+    return Detection(found, a, _describe_denied)
 
 
-def _describe_denied(row: dict[str, Any]) -> tuple[str, str, str | None]:
+def _describe_denied(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
     title = (
         f"{row['src']} was denied {row['denied']} times at {row['dst']}:{row['port']}/{row['protocol']}, "
         "then let through"
     )
-    return "high", title, "T1110"
+    return Severity.HIGH, title, "T1110"
+
+
+_CALLS = ("client", "server", "server_port", "proto", "client_is_src", "group", "flows")
+_PROBES = ("client_is_src", "dport", "kind", "action", "client_port", "t", "start")
+BRUTE_FORCE = DetectionRule(
+    "brute_force", brute_force, _ID, (*_CALLS, "failed", *_PROBES, "duration"), (Severity.MEDIUM, Severity.HIGH)
+)
+DENIED_THEN_ALLOWED = DetectionRule(
+    "denied_then_allowed", denied_then_allowed, _ID, (*_CALLS, "denied", *_PROBES), (Severity.HIGH,)
+)

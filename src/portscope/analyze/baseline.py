@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from portscope.analyze.findings import Detection
-from portscope.analyze.options import AnalyzeOptions
+from portscope.analyze.findings import Detection, DetectionInput, DetectionRule
+from portscope.findings import Severity
 
-__all__ = ["new_ports"]
+__all__ = ["NEW_PORT", "new_ports"]
 
 
-def new_ports(f: Any, known: Any, options: AnalyzeOptions) -> Detection:
-    """``known``: the prepared baseline flows."""
+def new_ports(data: DetectionInput) -> Detection:
+    """Service ports of the flows that the prepared baseline flows (``data.baseline``) never served."""
+    f, known = data.flows, data.baseline
     served = f.filter(f.server_port.notnull() & f.kind.isin(("service", "ephemeral_inbound", "denied")))
     before = known.filter(known.server_port.notnull()).select(server_port=known.server_port, proto=known.proto)
     new = served.anti_join(before.distinct(), ["server_port", "proto"])
@@ -29,15 +30,24 @@ def new_ports(f: Any, known: Any, options: AnalyzeOptions) -> Detection:
         first_seen=new.start.min(),
         last_seen=new.start.max(),
     )
-    keys = ("port", "protocol")
     members = new.mutate(port=new.server_port, protocol=new.proto)
-    return Detection("new_port", found, members, keys, _describe)
+    return Detection(found, members, _describe)
 
 
-def _describe(row: dict[str, Any]) -> tuple[str, str, str | None]:
-    severity = "medium" if row["inbound"] else "low"
+def _describe(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
+    severity = Severity.MEDIUM if row["inbound"] else Severity.LOW
     title = (
         f"port {row['port']}/{row['protocol']} is new: {row['flows']} flows to {row['servers']} servers "
         f"from {row['clients']} clients, never in the baseline"
     )
     return severity, title, None
+
+
+NEW_PORT = DetectionRule(
+    "new_port",
+    new_ports,
+    ("port", "protocol"),
+    ("server_port", "proto", "kind", "server", "client", "direction", "start"),
+    (Severity.LOW, Severity.MEDIUM),
+    needs_baseline=True,
+)

@@ -14,18 +14,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from portscope.analyze.findings import Detection, named_by_sides
-from portscope.analyze.options import AnalyzeOptions
+from portscope.analyze.findings import Detection, DetectionInput, DetectionRule, named_by_sides
 from portscope.analyze.pairs import PAIR_KEYS, calls
 from portscope.analyze.scans import probes
+from portscope.findings import Severity
 
-__all__ = ["beaconing"]
+__all__ = ["BEACONING", "beaconing"]
 
 
-def beaconing(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
+def beaconing(data: DetectionInput) -> Detection:
     import ibis
 
-    th = options.thresholds
+    f, pairs = data.flows, data.pairs
+    th = data.options.thresholds
     keys = list(PAIR_KEYS)
     counts = calls(pairs)
     ntp = (counts.server_port == 123) & (counts.proto == "udp")
@@ -63,10 +64,10 @@ def beaconing(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
         flows=found.gaps + 1, jitter=(found.std_on_time / found.mean_on_time).fill_null(0.0)
     )
     found = found.drop(*keys, "pair", "std_on_time", "mean_on_time")
-    return Detection("beaconing", found, named_by_sides(every_call), ("src", "dst", "port", "protocol"), _describe)
+    return Detection(found, named_by_sides(every_call), _describe)
 
 
-def _describe(row: dict[str, Any]) -> tuple[str, str, str | None]:
+def _describe(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
     period = float(row["period_s"])
     every = f"{period / 60:.1f} min" if period >= 120 else f"{period:.0f} s"
     jitter = float(row["jitter"] or 0.0)
@@ -74,4 +75,14 @@ def _describe(row: dict[str, Any]) -> tuple[str, str, str | None]:
         f"{row['src']} calls {row['dst']}:{row['port']}/{row['protocol']} every {every} "
         f"({row['flows']} connections, jitter {jitter:.0%}): beaconing"
     )
-    return "medium", title, "T1071"
+    return Severity.MEDIUM, title, "T1071"
+
+
+BEACONING = DetectionRule(
+    "beaconing",
+    beaconing,
+    ("src", "dst", "port", "protocol"),
+    ("client", "server", "server_port", "proto", "client_is_src", "group", "flows", "first_t", "last_t", "dport",
+     "kind", "t", "start"),
+    (Severity.MEDIUM,),
+)  # fmt: skip

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from portscope.errors import DataError, UsageError
 
-__all__ = ["EngineInputs", "InputSummary", "Materialised", "connect", "load_inputs"]
+__all__ = ["EngineInputs", "InputSummary", "Materialised", "connect", "disconnect", "load_inputs"]
 
 _PARQUET_MAGIC = b"PAR1"
 
@@ -86,6 +86,32 @@ def connect(engine: str, spark_master: str | None = None) -> Any:
     )
     session.sparkContext.setLogLevel("ERROR")
     return ibis.pyspark.connect(session)
+
+
+def disconnect(con: Any) -> None:
+    """Close the engine; for Spark, stop the session and the JVM gateway too (py4j would otherwise
+    leave its sockets and the JVM to the garbage collector)."""
+    with contextlib.suppress(Exception):  # closing is best effort; the report is already made
+        con.disconnect()
+    if getattr(con, "name", "") != "pyspark":
+        return
+    with contextlib.suppress(Exception):
+        from pyspark import SparkContext
+
+        context = SparkContext._active_spark_context
+        if context is not None:
+            context.stop()
+        gateway = SparkContext._gateway
+        if gateway is not None:
+            gateway.shutdown()
+            SparkContext._gateway = None
+            SparkContext._jvm = None
+            # The JVM reads its stdin only to die when that pipe closes: close it and reap the JVM,
+            # rather than leave the pipe and the process to the interpreter's exit.
+            process = getattr(gateway, "proc", None)
+            if process is not None:
+                process.stdin.close()
+                process.wait(timeout=30)
 
 
 def _check_master(master: str) -> None:

@@ -15,10 +15,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from portscope.analyze.findings import Detection, named_by_sides
-from portscope.analyze.options import AnalyzeOptions
+from portscope.analyze.findings import Detection, DetectionInput, DetectionRule, named_by_sides
+from portscope.findings import Severity
 
-__all__ = ["ephemeral_listeners", "ephemeral_peers", "unsolicited_inbound"]
+__all__ = [
+    "EPHEMERAL_LISTENER",
+    "EPHEMERAL_TO_EPHEMERAL",
+    "UNSOLICITED_INBOUND",
+    "ephemeral_listeners",
+    "ephemeral_peers",
+    "unsolicited_inbound",
+]
 
 _CONTROL_PORTS = (21, 111, 135)  # FTP, ONC RPC portmapper, MS RPC endpoint mapper: they hand out high ports
 
@@ -33,7 +40,8 @@ def _without_negotiated(f: Any, rows: Any) -> Any:
     return rows.anti_join(pairs.distinct(), ["client", "server"])
 
 
-def unsolicited_inbound(f: Any, options: AnalyzeOptions) -> Detection:
+def unsolicited_inbound(data: DetectionInput) -> Detection:
+    f = data.flows
     rows = f.filter((f.kind == "ephemeral_inbound") & f.attempt & ~f.established & f.client_is_src)
     rows = named_by_sides(_without_negotiated(f, rows))
     found = rows.group_by("src", "dst", "protocol").agg(
@@ -44,11 +52,11 @@ def unsolicited_inbound(f: Any, options: AnalyzeOptions) -> Detection:
         first_seen=rows.start.min(),
         last_seen=rows.start.max(),
     )
-    return Detection("unsolicited_inbound_ephemeral", found, rows, ("src", "dst", "protocol"), _describe_unsolicited)
+    return Detection(found, rows, _describe_unsolicited)
 
 
-def _describe_unsolicited(row: dict[str, Any]) -> tuple[str, str, str | None]:
-    severity = "medium" if row["allowed"] else "low"
+def _describe_unsolicited(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
+    severity = Severity.MEDIUM if row["allowed"] else Severity.LOW
     ports = f"port {row['port']}" if row["ports"] == 1 else f"{row['ports']} ephemeral ports from {row['port']}"
     what = "let through" if row["allowed"] else "blocked"
     title = (
@@ -58,7 +66,8 @@ def _describe_unsolicited(row: dict[str, Any]) -> tuple[str, str, str | None]:
     return severity, title, None
 
 
-def ephemeral_listeners(f: Any, options: AnalyzeOptions) -> Detection:
+def ephemeral_listeners(data: DetectionInput) -> Detection:
+    f = data.flows
     rows = f.filter(
         # ephemeral_inbound: a server port in the pool, a client port that is no service (prepare._judge).
         (f.kind == "ephemeral_inbound") & f.established & (f.orientation == "observed")
@@ -72,18 +81,19 @@ def ephemeral_listeners(f: Any, options: AnalyzeOptions) -> Detection:
         first_seen=rows.start.min(),
         last_seen=rows.start.max(),
     )
-    return Detection("ephemeral_listener", found, rows, ("dst", "port", "protocol"), _describe_listener)
+    return Detection(found, rows, _describe_listener)
 
 
-def _describe_listener(row: dict[str, Any]) -> tuple[str, str, str | None]:
+def _describe_listener(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
     title = (
         f"{row['dst']} accepted {row['flows']} connections on ephemeral port {row['port']}/{row['protocol']} "
         f"from {row['clients']} clients: a listener where the OS hands out client ports"
     )
-    return "medium", title, "T1571"
+    return Severity.MEDIUM, title, "T1571"
 
 
-def ephemeral_peers(f: Any, options: AnalyzeOptions) -> Detection:
+def ephemeral_peers(data: DetectionInput) -> Detection:
+    f = data.flows
     rows = f.filter((f.kind == "ephemeral_peer") & (f.established | (f.action == "allow")))
     rows = named_by_sides(_without_negotiated(f, rows))
     g = rows.group_by("src", "dst", "protocol").agg(
@@ -94,13 +104,37 @@ def ephemeral_peers(f: Any, options: AnalyzeOptions) -> Detection:
         first_seen=rows.start.min(),
         last_seen=rows.start.max(),
     )
-    found = g.filter(g.flows >= options.thresholds.ephemeral_peer_flows)
-    return Detection("ephemeral_to_ephemeral", found, rows, ("src", "dst", "protocol"), _describe_peer)
+    found = g.filter(g.flows >= data.options.thresholds.ephemeral_peer_flows)
+    return Detection(found, rows, _describe_peer)
 
 
-def _describe_peer(row: dict[str, Any]) -> tuple[str, str, str | None]:
+def _describe_peer(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
     title = (
         f"{row['src']} and {row['dst']} talked between ephemeral ports ({row['flows']} flows, "
         f"{row['bytes']} bytes, {row['protocol']}): peer-to-peer, a tunnel or a backdoor"
     )
-    return "low", title, "T1571"
+    return Severity.LOW, title, "T1571"
+
+
+_SIDES = ("client", "server", "server_port", "proto", "start", "kind")
+UNSOLICITED_INBOUND = DetectionRule(
+    "unsolicited_inbound_ephemeral",
+    unsolicited_inbound,
+    ("src", "dst", "protocol"),
+    (*_SIDES, "attempt", "established", "client_is_src", "action"),
+    (Severity.LOW, Severity.MEDIUM),
+)
+EPHEMERAL_LISTENER = DetectionRule(
+    "ephemeral_listener",
+    ephemeral_listeners,
+    ("dst", "port", "protocol"),
+    (*_SIDES, "established", "orientation", "bytes"),
+    (Severity.MEDIUM,),
+)
+EPHEMERAL_TO_EPHEMERAL = DetectionRule(
+    "ephemeral_to_ephemeral",
+    ephemeral_peers,
+    ("src", "dst", "protocol"),
+    (*_SIDES, "established", "action", "bytes"),
+    (Severity.LOW,),
+)

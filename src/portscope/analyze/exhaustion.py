@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from portscope.analyze.findings import Detection, named_by_sides
+from portscope.analyze.findings import Detection, DetectionInput, DetectionRule, named_by_sides
 from portscope.analyze.options import AnalyzeOptions
 from portscope.analyze.pairs import PAIR_KEYS
+from portscope.findings import Severity
 
-__all__ = ["exhaustion"]
+__all__ = ["EPHEMERAL_EXHAUSTION", "exhaustion"]
 
 
-def exhaustion(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
+def exhaustion(data: DetectionInput) -> Detection:
+    f, pairs, options = data.flows, data.pairs, data.options
     th = options.thresholds
     size = int(th.exhaustion_window * 1_000_000)
     rows = f.filter(f.client_is_src & f.server_port.notnull() & f.client_port.notnull())
@@ -45,8 +47,7 @@ def exhaustion(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
     found = totals.inner_join(risky, keys)
     found = named_by_sides(found).mutate(share=(found.peak_ports / found.pool).cast("float64"))
     found = found.drop(*keys)
-    id_keys = ("src", "dst", "port", "protocol")
-    return Detection("ephemeral_exhaustion", found, named_by_sides(rows), id_keys, _describe(th.exhaustion_window))
+    return Detection(found, named_by_sides(rows), _describe(th.exhaustion_window))
 
 
 def _with_pool(t: Any, options: AnalyzeOptions) -> Any:
@@ -61,9 +62,9 @@ def _with_pool(t: Any, options: AnalyzeOptions) -> Any:
 
 
 def _describe(window: float) -> Any:
-    def describe(row: dict[str, Any]) -> tuple[str, str, str | None]:
+    def describe(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
         share = float(row["share"])
-        severity = "high" if share >= 0.8 else "medium"
+        severity = Severity.HIGH if share >= 0.8 else Severity.MEDIUM
         title = (
             f"{row['src']} used {row['peak_ports']} ports towards {row['dst']}:{row['port']}/{row['protocol']} "
             f"within {window:.0f} s: {share:.0%} of a {row['pool']}-port pool (exhaustion risk)"
@@ -71,3 +72,12 @@ def _describe(window: float) -> Any:
         return severity, title, None
 
     return describe
+
+
+EPHEMERAL_EXHAUSTION = DetectionRule(
+    "ephemeral_exhaustion",
+    exhaustion,
+    ("src", "dst", "port", "protocol"),
+    ("client", "server", "server_port", "proto", "client_is_src", "client_port", "flows", "t", "start"),
+    (Severity.MEDIUM, Severity.HIGH),
+)

@@ -6,10 +6,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["SEVERITIES", "AnalyzeOptions", "Thresholds"]
+from portscope.ports.ranges import DEFAULT_POOL_SIZE
 
-# Lowest first; --fail-on takes one of them.
-SEVERITIES = ("info", "low", "medium", "high", "critical")
+__all__ = ["AnalyzeOptions", "Thresholds"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class AnalyzeOptions:
     spark_master: str | None = None
     os: str = "any"
     ephemeral: tuple[int, int] = (32768, 65535)
-    pool_size: int = 28232  # the port pool exhaustion is measured against
+    pool_size: int = DEFAULT_POOL_SIZE  # the port pool exhaustion is measured against
     # Hosts whose OS (or NAT pool) is known: (canonical address, low, high) of their client ports,
     # used for that host's side of a flow instead of ``ephemeral`` (--host-os).
     host_ranges: tuple[tuple[str, int, int], ...] = ()

@@ -7,12 +7,12 @@ Naive rules flag every such row as "traffic to a high port". Here each row first
 side: observed where the source says who opened the flow (a SYN, Zeek's originator), else inferred
 from the ports (a service port against an ephemeral one), and marked so; only then is it judged.
 
-Port classes, for one side's port:
-- ``service``: a system port (0-1023) or one of the well-known services that live higher up
-  (:data:`HIGH_SERVICE_PORTS`);
-- ``ephemeral``: inside the client port pool in use (``--os``: Linux 32768-60999, Windows 49152-65535;
-  by default both, 32768-65535), or inside the host's own where ``--host-os`` gives it one;
-- ``other``: the rest of the user range (1024 up to the pool).
+Port classes, for one side's port, are :mod:`portscope.ports.classify`'s (its engine twin,
+:func:`~portscope.ports.classify.class_expression`), judged by the client range in force: the host's
+own where ``--host-os`` gives it one, else ``--os`` (Linux 32768-60999, Windows 49152-65535; by
+default both, 32768-65535). The destination's port is a service by fact when the source saw an
+application protocol on an observed flow (Zeek's ``service``, Suricata's ``app_proto``); a side
+without a port (ICMP and other protocols) is ``none``.
 
 Every expression here is Ibis, so DuckDB and Spark compute the same columns.
 """
@@ -24,18 +24,7 @@ from typing import Any
 
 from portscope.analyze.options import AnalyzeOptions
 
-__all__ = ["HIGH_SERVICE_PORTS", "PRIVATE_ADDRESS", "STORED", "prepare", "with_sides"]
-
-# Services commonly found above 1023, in the user range and even inside ephemeral pools. A client
-# never picks these on purpose, and a flow to one is a flow to that service (nmap-services' most
-# frequent high ports, plus VPNs and media that people meet in logs).
-HIGH_SERVICE_PORTS = (
-    1080, 1194, 1433, 1434, 1521, 1701, 1723, 1812, 1813, 1883, 1900, 2049, 2082, 2083, 2181, 2375, 2376,
-    2379, 2380, 3128, 3268, 3269, 3306, 3389, 3478, 3690, 4369, 4443, 4500, 4789, 5000, 5001, 5060, 5061,
-    5222, 5223, 5228, 5353, 5355, 5432, 5601, 5671, 5672, 5900, 5938, 5985, 5986, 6379, 6443, 6514, 6881,
-    7000, 7001, 8000, 8008, 8009, 8080, 8081, 8088, 8443, 8888, 9000, 9042, 9090, 9092, 9093, 9100, 9200,
-    9300, 9418, 9443, 10250, 11211, 15672, 19302, 25565, 27017, 32400, 51820, 64738,
-)  # fmt: skip
+__all__ = ["PRIVATE_ADDRESS", "STORED", "port_class", "prepare", "with_sides"]
 
 # RFC 1918, loopback, link-local, CGNAT (RFC 6598) and IPv6 ULA/link-local/loopback, as canonical text.
 PRIVATE_ADDRESS = (
@@ -91,17 +80,12 @@ def epoch_microseconds(start: Any, engine: str) -> Any:
     return _epoch_function(engine)(start)
 
 
-def port_class(port: Any, low: Any, high: Any) -> Any:
-    """``service``, ``ephemeral`` (in ``low``-``high``, numbers or columns), ``other``, or ``none``
-    (no port: ICMP and other protocols)."""
-    import ibis
+def port_class(port: Any, proto: Any, low: Any, high: Any, observed: Any = None) -> Any:
+    """The one classifier's class of ``port`` (``low``-``high``, numbers or columns, is the client
+    range), or ``none`` where the flow's protocol has no ports."""
+    from portscope.ports.classify import class_expression
 
-    return ibis.cases(
-        (port.isnull(), "none"),
-        ((port < 1024) | port.isin(HIGH_SERVICE_PORTS), "service"),
-        (port.between(low, high), "ephemeral"),
-        else_="other",
-    )
+    return class_expression(port, proto, low, high, observed=observed).fill_null("none")
 
 
 def prepare(flows: Any, options: AnalyzeOptions) -> Any:
@@ -133,10 +117,13 @@ def prepare(flows: Any, options: AnalyzeOptions) -> Any:
     t = t.filter(t.src.notnull() & t.dst.notnull())
     if options.host_ranges:
         t = _with_host_ranges(t, options)
-        s_class, d_class = port_class(t.sport, t.s_low, t.s_high), port_class(t.dport, t.d_low, t.d_high)
+        low, high = (t.s_low, t.d_low), (t.s_high, t.d_high)
     else:
-        low, high = options.ephemeral
-        s_class, d_class = port_class(t.sport, low, high), port_class(t.dport, low, high)
+        low, high = (options.ephemeral[0],) * 2, (options.ephemeral[1],) * 2
+    # A fact: an application protocol seen on an observed flow runs on its destination's port.
+    app_seen = t.app.notnull() & (t.initiator == "observed")
+    s_class = port_class(t.sport, t.proto, low[0], high[0])
+    d_class = port_class(t.dport, t.proto, low[1], high[1], app_seen)
     t = t.mutate(s_class=s_class, d_class=d_class)
     t = _orient(t)
     return _judge(t)
@@ -171,7 +158,7 @@ def _orient(t: Any) -> Any:
         ((s == "service") & (d == "service"), t.sport >= t.dport),  # two services: the lower port serves
         ((s == "ephemeral") & (d == "other"), True),
         ((d == "ephemeral") & (s == "other"), False),
-        ((s == "other") & (d == "other"), t.sport > t.dport),
+        ((s == "other") & (d == "other"), t.sport >= t.dport),  # equal ports: as recorded
         else_=ibis.null("boolean"),
     )
     observed = t.initiator == "observed"
@@ -230,6 +217,10 @@ def _judge(t: Any) -> Any:
     failed = (t.action == "deny") | state.isin(FAILED_STATES)
     established = state.isin(ESTABLISHED_STATES) | history.contains("h") | history.contains("H")
     reply_direction = ~t.client_is_src & (t.orientation == "inferred")
+    # Whoever the source saw open the flow is its client, whatever its port: a SYN from 3306 (IANA
+    # assigns one port in six of 1024-32767) to an ephemeral port is still unsolicited. Only an
+    # inferred client on a service port may be a reply.
+    observed = t.orientation == "observed"
     udp_reply_port = t.sport.isin((53, 123, 443, 1900, 5353, 3478, 500, 4500))
     late_tcp = (t.proto == "tcp") & replyish & (t.s_class == "service") & t.d_class.isin(("ephemeral", "other"))
     late_udp = (t.proto == "udp") & udp_reply_port & t.d_class.isin(("ephemeral", "other"))
@@ -242,7 +233,7 @@ def _judge(t: Any) -> Any:
         (late, "late_udp_reply"),
         (reply_direction & (t.action != "deny"), "return_traffic"),
         ((t.client_class == "ephemeral") & (t.server_class == "ephemeral"), "ephemeral_peer"),
-        ((t.server_class == "ephemeral") & (t.client_class != "service"), "ephemeral_inbound"),
+        ((t.server_class == "ephemeral") & ((t.client_class != "service") | observed), "ephemeral_inbound"),
         (t.action == "deny", "denied"),
         else_="service",
     )

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from portscope.analyze.findings import Detection, named_by_sides
-from portscope.analyze.options import AnalyzeOptions
+from portscope.analyze.findings import Detection, DetectionInput, DetectionRule, named_by_sides
+from portscope.findings import Severity
 
-__all__ = ["STANDARD_PORTS", "protocol_on_nonstandard_port"]
+__all__ = ["PROTOCOL_ON_NONSTANDARD_PORT", "STANDARD_PORTS", "protocol_on_nonstandard_port"]
 
 _HTTP = (80, 591, 3128, 8000, 8008, 8080, 8081, 8088, 8888, 9000)
 _TLS = (443, 465, 563, 636, 853, 989, 990, 992, 993, 994, 995, 5061, 5223, 6443, 8443, 9443, 4443, 5986)
@@ -71,9 +71,10 @@ STANDARD_PORTS: dict[str, tuple[int, ...]] = {
 }
 
 
-def protocol_on_nonstandard_port(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
+def protocol_on_nonstandard_port(data: DetectionInput) -> Detection:
     import ibis
 
+    f, pairs = data.flows, data.pairs
     named = pairs.filter(pairs.app.notnull() & pairs.server_port.notnull())
     # Judged once per distinct (protocol named, port), a few hundred, not once per flow.
     seen = named.select(named.app, named.server_port).distinct()
@@ -102,15 +103,24 @@ def protocol_on_nonstandard_port(f: Any, pairs: Any, options: AnalyzeOptions) ->
     )
     flows = f.filter(f.app.notnull() & f.server_port.notnull()).inner_join(unusual, ["app", "server_port"])
     members = named_by_sides(flows.mutate(app=flows.outer).drop("outer"))
-    return Detection("protocol_on_nonstandard_port", found, members, ("dst", "port", "protocol", "app"), _describe)
+    return Detection(found, members, _describe)
 
 
-def _describe(row: dict[str, Any]) -> tuple[str, str, str | None]:
+def _describe(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
     app = row["app"]
     usual = ", ".join(str(p) for p in STANDARD_PORTS.get(app, ())[:4])
-    severity = "medium" if app in ("ssh", "rdp", "vnc", "rfb", "socks", "irc", "ssl", "tls") else "low"
+    severity = Severity.MEDIUM if app in ("ssh", "rdp", "vnc", "rfb", "socks", "irc", "ssl", "tls") else Severity.LOW
     title = (
         f"{app} on {row['dst']} port {row['port']}/{row['protocol']} (usually {usual}): "
         f"{row['flows']} flows from {row['clients']} clients"
     )
     return severity, title, "T1571"
+
+
+PROTOCOL_ON_NONSTANDARD_PORT = DetectionRule(
+    "protocol_on_nonstandard_port",
+    protocol_on_nonstandard_port,
+    ("dst", "port", "protocol", "app"),
+    ("app", "server_port", "client", "server", "proto", "flows", "bytes", "first_seen", "last_seen"),
+    (Severity.LOW, Severity.MEDIUM),
+)

@@ -9,10 +9,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from portscope.analyze import overview, pairs
-from portscope.analyze.engine import InputSummary, Materialised, connect, load_inputs
-from portscope.analyze.findings import Detection, collect_findings, iso, json_rows
-from portscope.analyze.options import SEVERITIES, AnalyzeOptions
+from portscope.analyze.engine import InputSummary, Materialised, connect, disconnect, load_inputs
+from portscope.analyze.findings import Detection, DetectionInput, DetectionRule, collect_findings, iso, json_rows
+from portscope.analyze.options import AnalyzeOptions
 from portscope.analyze.prepare import STORED, prepare, with_sides
+from portscope.findings import SEVERITIES, Severity
 
 __all__ = ["SCHEMA", "analyze", "build_report"]
 
@@ -50,33 +51,7 @@ def analyze(paths: Sequence[str], options: AnalyzeOptions, *, format: str | None
             with baseline_ctx as known:
                 return build_report(con, loaded.table, loaded.inputs, options, known.table)
     finally:
-        _disconnect(con)
-
-
-def _disconnect(con: Any) -> None:
-    """Close the engine; for Spark, stop the session and the JVM gateway too (py4j would otherwise
-    leave its sockets and the JVM to the garbage collector)."""
-    with contextlib.suppress(Exception):  # closing is best effort; the report is already made
-        con.disconnect()
-    if getattr(con, "name", "") != "pyspark":
-        return
-    with contextlib.suppress(Exception):
-        from pyspark import SparkContext
-
-        context = SparkContext._active_spark_context
-        if context is not None:
-            context.stop()
-        gateway = SparkContext._gateway
-        if gateway is not None:
-            gateway.shutdown()
-            SparkContext._gateway = None
-            SparkContext._jvm = None
-            # The JVM reads its stdin only to die when that pipe closes: close it and reap the JVM,
-            # rather than leave the pipe and the process to the interpreter's exit.
-            process = getattr(gateway, "proc", None)
-            if process is not None:
-                process.stdin.close()
-                process.wait(timeout=30)
+        disconnect(con)
 
 
 def build_report(
@@ -144,7 +119,7 @@ def _report(
         "protocols": _counts(by_class, "proto"),
         "actions": _counts(by_class, "action"),
         "orientation": _counts(by_class, "orientation"),
-        "findings": dict.fromkeys(reversed(SEVERITIES), 0),
+        "findings": dict.fromkeys(reversed(SEVERITIES), 0),  # the most severe first
         "empty_reason": _empty_reason(inputs, flows),
     }
     document["summary"] = summary
@@ -162,38 +137,41 @@ def _report(
     document["explained"] = _explained(con, f)
     document["talkers"] = _rows(con, overview.talkers(folded, options.top))
     document["timeline"] = _timeline(con, f, head)
-    detections = _detections(f, folded, options, baseline)
-    findings = collect_findings(con, detections, options.evidence, options.step)
+    data = DetectionInput(f, folded, options, None if baseline is None else prepare(baseline, options))
+    findings = collect_findings(con, run_detections(data), options.evidence, options.step, _ephemeral_test(options))
     for finding in findings:
-        summary["findings"][finding["severity"]] += 1
+        summary["findings"][finding.severity.label] += 1
     document["findings"] = findings
     document["fail_on"] = options.fail_on
-    bar = SEVERITIES.index(options.fail_on)
-    document["failed"] = any(SEVERITIES.index(x["severity"]) >= bar for x in findings)
+    bar = Severity.parse(options.fail_on)
+    document["failed"] = any(x.severity >= bar for x in findings)
     return document
 
 
-def _detections(f: Any, folded: Any, options: AnalyzeOptions, baseline: Any) -> list[Detection]:
-    from portscope.analyze import attempts, beacons, ephemeral, exhaustion, protocols, scans
+def run_detections(data: DetectionInput) -> list[tuple[DetectionRule, Detection]]:
+    """Every declared detection (:data:`~portscope.analyze.detections.DETECTIONS`), in order; the ones
+    that compare with a baseline only when there is one."""
+    from portscope.analyze.detections import DETECTIONS
 
-    found = [
-        scans.vertical_scans(f, folded, options),
-        scans.horizontal_scans(f, folded, options),
-        scans.protocol_scans(f, options),
-        ephemeral.unsolicited_inbound(f, options),
-        ephemeral.ephemeral_listeners(f, options),
-        ephemeral.ephemeral_peers(f, options),
-        protocols.protocol_on_nonstandard_port(f, folded, options),
-        beacons.beaconing(f, folded, options),
-        exhaustion.exhaustion(f, folded, options),
-        attempts.brute_force(f, folded, options),
-        attempts.denied_then_allowed(f, folded, options),
-    ]
-    if baseline is not None:
-        from portscope.analyze import baseline as base
+    return [(rule, rule.detect(data)) for rule in DETECTIONS if data.baseline is not None or not rule.needs_baseline]
 
-        found.append(base.new_ports(f, prepare(baseline, options), options))
-    return found
+
+def _ephemeral_test(options: AnalyzeOptions) -> Any:
+    """Whether a finding's port is a client's ephemeral port, judged by its host's range (--host-os)
+    where known, else the run's: what the finding's identifier buckets."""
+    from portscope.ports.classify import CODE_EPHEMERAL, class_table
+    from portscope.records import ClientRange
+
+    run = ClientRange(*options.ephemeral, options.os)
+    hosts = {address: ClientRange(low, high, address) for address, low, high in options.host_ranges}
+
+    def is_ephemeral(port: int | None, protocol: str | None, host: str | None) -> bool:
+        if port is None or protocol is None:
+            return False
+        rng = hosts.get(host, run) if host is not None else run
+        return class_table(protocol, rng)[port] == CODE_EPHEMERAL
+
+    return is_ephemeral
 
 
 def _empty_reason(inputs: list[InputSummary], flows: int) -> str | None:
@@ -249,7 +227,12 @@ def _services(con: Any, f: Any, names: dict[tuple[int, str], str]) -> list[dict[
 def _ports(con: Any, f: Any, names: dict[tuple[int, str], str], options: AnalyzeOptions) -> list[dict[str, Any]]:
     """Every port, a line each. A day of flows has a hundred thousand of them (each client port), so
     rows are read column-wise from Arrow rather than as dictionaries first."""
+    from portscope.ports.classify import CODE_EPHEMERAL, class_table
+    from portscope.ports.ranges import iana_range
+    from portscope.records import ClientRange
+
     low, high = options.ephemeral
+    client_range = ClientRange(low, high, options.os)
     serves: dict[tuple[int, str], list[str]] = {}
     top = con.to_pyarrow(_top_services_per_client_port(f))
     for port, protocol, service_port in _columns(top, "port", "protocol", "service_port"):
@@ -270,8 +253,8 @@ def _ports(con: Any, f: Any, names: dict[tuple[int, str], str], options: Analyze
                 "service": names.get((port, protocol)),
                 "flows": served + used,
                 "serves": serving[:3] if serving and role in ("client", "both") else [],
-                "range": "system" if port < 1024 else "user" if port < 49152 else "dynamic",
-                "ephemeral": low <= port <= high,
+                "range": iana_range(port)[0],
+                "ephemeral": class_table(protocol, client_range)[port] == CODE_EPHEMERAL,
             }
         )
     return out

@@ -14,12 +14,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from portscope.analyze.findings import Detection
-from portscope.analyze.options import AnalyzeOptions
+from portscope.analyze.findings import Detection, DetectionInput, DetectionRule
 from portscope.analyze.overview import EXPLAINED_KINDS
 from portscope.analyze.pairs import calls
+from portscope.findings import Severity
 
-__all__ = ["horizontal_scans", "probes", "protocol_scans", "vertical_scans"]
+__all__ = [
+    "HORIZONTAL_SCAN",
+    "PROTOCOL_SCAN",
+    "VERTICAL_SCAN",
+    "horizontal_scans",
+    "probes",
+    "protocol_scans",
+    "vertical_scans",
+]
 
 
 def probes(f: Any) -> Any:
@@ -48,12 +56,12 @@ def _span(first: Any, last: Any) -> Any:
     return (last.delta(first, unit="microsecond") / 1_000_000).cast("float64")
 
 
-def vertical_scans(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
+def vertical_scans(data: DetectionInput) -> Detection:
     import ibis
 
-    th = options.thresholds
-    p = probes(f)
-    pp = _per_port(pairs)
+    th = data.options.thresholds
+    p = probes(data.flows)
+    pp = _per_port(data.pairs)
     g = pp.group_by("src", "dst", "protocol").agg(
         ports=pp.count(),
         flows=pp.flows.sum(),
@@ -66,16 +74,15 @@ def vertical_scans(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
     )
     found = g.filter((g.ports >= th.vertical_ports) & (g.failed >= g.flows * th.probe_failed_share))
     found = found.mutate(port=ibis.null("int32"), span_s=_span(found.first_seen, found.last_seen))
-    keys = ("src", "dst", "protocol")
     members = p.mutate(protocol=p.proto)
-    return Detection("vertical_scan", found, members, keys, _vertical(th.slow_scan_seconds))
+    return Detection(found, members, _vertical(th.slow_scan_seconds))
 
 
 def _vertical(slow: float) -> Any:
-    def describe(row: dict[str, Any]) -> tuple[str, str, str | None]:
+    def describe(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
         ports, span = row["ports"], row["span_s"] or 0.0
         pace = f"slow scan over {span / 3600:.1f} h" if span > slow else f"in {span:.0f} s"
-        severity = "high" if ports >= 1000 or row["open_ports"] else "medium"
+        severity = Severity.HIGH if ports >= 1000 or row["open_ports"] else Severity.MEDIUM
         opened = f", {row['open_ports']} answered" if row["open_ports"] else ""
         title = (
             f"{row['src']} probed {ports} {row['protocol']} ports of {row['dst']} "
@@ -86,12 +93,12 @@ def _vertical(slow: float) -> Any:
     return describe
 
 
-def horizontal_scans(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
+def horizontal_scans(data: DetectionInput) -> Detection:
     import ibis
 
-    th = options.thresholds
-    p = probes(f)
-    pp = _per_port(pairs)
+    th = data.options.thresholds
+    p = probes(data.flows)
+    pp = _per_port(data.pairs)
     g = pp.group_by("src", "dport", "protocol").agg(
         hosts=pp.count(),
         flows=pp.flows.sum(),
@@ -103,27 +110,27 @@ def horizontal_scans(f: Any, pairs: Any, options: AnalyzeOptions) -> Detection:
     g = g.rename(port="dport")
     found = g.filter((g.hosts >= th.horizontal_hosts) & (g.failed >= g.flows * th.probe_failed_share))
     found = found.mutate(dst=ibis.null("string"), span_s=_span(found.first_seen, found.last_seen))
-    keys = ("src", "port", "protocol")
     members = p.mutate(port=p.dport, protocol=p.proto)
-    return Detection("horizontal_scan", found, members, keys, _horizontal(th.slow_scan_seconds))
+    return Detection(found, members, _horizontal(th.slow_scan_seconds))
 
 
 def _horizontal(slow: float) -> Any:
-    def describe(row: dict[str, Any]) -> tuple[str, str, str | None]:
+    def describe(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
         hosts, span = row["hosts"], row["span_s"] or 0.0
         pace = f"slow sweep over {span / 3600:.1f} h" if span > slow else f"in {span:.0f} s"
-        severity = "high" if hosts >= 256 or row["answered"] else "medium"
+        severity = Severity.HIGH if hosts >= 256 or row["answered"] else Severity.MEDIUM
         title = f"{row['src']} swept port {row['port']}/{row['protocol']} of {hosts} hosts ({pace})"
         return severity, title, "T1046"
 
     return describe
 
 
-def protocol_scans(f: Any, options: AnalyzeOptions) -> Detection:
+def protocol_scans(data: DetectionInput) -> Detection:
     """nmap -sO: one source trying many IP protocols (no ports) against one host."""
     import ibis
 
-    th = options.thresholds
+    th = data.options.thresholds
+    f = data.flows
     p = f.filter(f.kind == "no_ports")
     g = p.group_by(src=p.src, dst=p.dst).agg(
         protocols=p.proto.nunique(),
@@ -134,11 +141,31 @@ def protocol_scans(f: Any, options: AnalyzeOptions) -> Detection:
     )
     found = g.filter((g.protocols >= th.vertical_ports) & (g.failed >= g.flows * th.probe_failed_share))
     found = found.mutate(port=ibis.null("int32"), protocol=ibis.literal("ip"))
-    keys = ("src", "dst")
-    members = p
-    return Detection("protocol_scan", found, members, keys, _describe_protocols)
+    return Detection(found, p, _describe_protocols)
 
 
-def _describe_protocols(row: dict[str, Any]) -> tuple[str, str, str | None]:
+def _describe_protocols(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
     title = f"{row['src']} tried {row['protocols']} IP protocols against {row['dst']} (an IP protocol scan, nmap -sO)"
-    return "medium", title, "T1046"
+    return Severity.MEDIUM, title, "T1046"
+
+
+_PROBES = ("client_is_src", "dport", "kind")
+_PAIRS = ("client", "server", "proto", "server_port", "client_is_src", "group", "flows", "failed", "answered",
+          "first_seen", "last_seen")  # fmt: skip
+VERTICAL_SCAN = DetectionRule(
+    "vertical_scan", vertical_scans, ("src", "dst", "protocol"), (*_PROBES, *_PAIRS), (Severity.MEDIUM, Severity.HIGH)
+)
+HORIZONTAL_SCAN = DetectionRule(
+    "horizontal_scan",
+    horizontal_scans,
+    ("src", "port", "protocol"),
+    (*_PROBES, *_PAIRS),
+    (Severity.MEDIUM, Severity.HIGH),
+)
+PROTOCOL_SCAN = DetectionRule(
+    "protocol_scan",
+    protocol_scans,
+    ("src", "dst"),
+    ("kind", "src", "dst", "proto", "failed", "start"),
+    (Severity.MEDIUM,),
+)

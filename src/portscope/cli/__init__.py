@@ -1,12 +1,14 @@
 """The ``portscope`` command: thin sub-commands that parse, call the library, render, and set the exit code.
 
-Exit codes (stable, documented in README.md):
+Exit codes (stable, documented in README.md), mapped here and nowhere else (:func:`exit_code`):
     0  success
     1  the command ran and found something at or above the asked severity (audit-style commands)
-    2  usage or input error: a bad argument, an unreadable or malformed input
-    3  a privilege or platform limit stopped the command
+    2  usage or input error: a bad argument, an unreadable or malformed input (UsageError, DataError)
+    3  a privilege or platform limit stopped the command (PlatformError)
   130  interrupted (Ctrl-C)
-Only this package writes to stdout/stderr or exits; the library raises PortscopeError instead.
+A sub-command returns 0 or 1 and raises PortscopeError for the rest: :func:`main` prints it as one
+line, ``portscope COMMAND: what went wrong``, and exits with its code. Only this package writes to
+stdout/stderr or exits; the library raises PortscopeError instead.
 """
 
 from __future__ import annotations
@@ -21,11 +23,21 @@ from portscope.cli import analyze as analyze_cmd
 from portscope.cli import convert as convert_cmd
 from portscope.cli import explain as explain_cmd
 from portscope.cli import live as live_cmd
+from portscope.errors import PlatformError, PortscopeError
 
-__all__ = ["main"]
+__all__ = ["EXIT_FINDINGS", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PLATFORM", "EXIT_USAGE", "exit_code", "main"]
 
 EXIT_OK = 0
+EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+EXIT_PLATFORM = 3
+EXIT_INTERRUPTED = 130
+
+
+def exit_code(error: PortscopeError) -> int:
+    """The exit code of an error: 3 when the platform or a missing privilege stopped us, else 2."""
+    return EXIT_PLATFORM if isinstance(error, PlatformError) else EXIT_USAGE
+
 
 _DESCRIPTION = """\
 portscope tells you what a network port is, who uses it, and whether it is normal.
@@ -108,8 +120,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = live_cmd.run_summary if args.command is None else args.run
     try:
         code: int = run(args)
+    except PortscopeError as error:
+        from portscope.render.sanitize import for_terminal
+
+        name = "portscope" if args.command is None else f"portscope {args.command}"
+        print(f"{name}: {for_terminal(str(error))}", file=sys.stderr)
+        return exit_code(error)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``portscope ... | head``): not an error of ours. Point stdout at
         # devnull so the interpreter's final flush does not raise again.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from portscope.errors import PortscopeError
+from portscope.errors import DataError
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy treats this name as True
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ exit codes: 0 no finding at or above --fail-on, 1 such findings, 2 bad usage or 
 
 def add_parser(commands: Any) -> None:
     from portscope.cli import HelpFormatter
+    from portscope.findings import SEVERITIES
     from portscope.ports.ranges import OS_ALIASES
 
     parser = commands.add_parser(
@@ -70,7 +71,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--fail-on",
         default="high",
-        choices=("info", "low", "medium", "high", "critical"),
+        choices=SEVERITIES,
         help="exit 1 when a finding is at least this severe (default high)",
     )
     parser.add_argument(
@@ -93,11 +94,12 @@ def options_from(args: argparse.Namespace) -> Any:
 
     from portscope.analyze.options import AnalyzeOptions, Thresholds
     from portscope.errors import UsageError
+    from portscope.ports.host_ranges import parse_host_ranges
+    from portscope.ports.ranges import DEFAULT_POOL_SIZE, parse_client_range
 
-    low, high = 32768, 65535
-    if args.os != "any":
-        low, high = _os_range(args.os, "--os")
-    pool = high - low + 1 if args.os != "any" else 28232
+    chosen = parse_client_range(args.os, "--os")
+    # Exhaustion is measured against one OS's pool: --os's, or with any OS, Linux's (the smaller).
+    pool = chosen.size if args.os != "any" else DEFAULT_POOL_SIZE
     changes: dict[str, Any] = {}
     fields = {f.name: f.type for f in dataclasses.fields(Thresholds)}
     for pair in args.threshold:
@@ -115,67 +117,15 @@ def options_from(args: argparse.Namespace) -> Any:
         engine="spark" if args.spark_master else args.engine,
         spark_master=args.spark_master,
         os=args.os,
-        ephemeral=(low, high),
+        ephemeral=(chosen.low, chosen.high),
         pool_size=pool,
-        host_ranges=_host_ranges(args.host_os),
+        host_ranges=parse_host_ranges(args.host_os),
         baseline=args.baseline,
         fail_on=args.fail_on,
         evidence=args.evidence,
         top=args.top,
         thresholds=Thresholds(**changes),
     )
-
-
-def _os_range(name: str, flag: str) -> tuple[int, int]:
-    """An OS's ephemeral range (the first listed for it), or LOW-HIGH written out."""
-    from portscope.errors import UsageError
-    from portscope.ports.ranges import ranges_for_os
-
-    first, dash, last = name.partition("-")
-    if dash and first.strip().isdigit() and last.strip().isdigit():
-        low, high = int(first), int(last)
-        if not 0 < low <= high <= 65535:
-            raise UsageError(f"{flag} {name!r}: a range is LOW-HIGH within 1-65535")
-        return low, high
-    try:
-        found = ranges_for_os(name)
-    except (KeyError, ValueError) as error:
-        raise UsageError(f"{flag} {name!r}: {error}") from error
-    if not found:
-        raise UsageError(f"{flag} {name!r}: unknown OS")
-    return found[0].low, found[0].high
-
-
-def _host_ranges(specs: list[str]) -> tuple[tuple[str, int, int], ...]:
-    """--host-os ADDR=OS|LOW-HIGH, repeated or from @FILE (one per line, ADDR=OS or ADDR OS, # comments)."""
-    import ipaddress
-
-    from portscope.errors import UsageError
-
-    lines: list[tuple[str, str]] = []
-    for spec in specs:
-        if not spec.startswith("@"):
-            lines.append(("--host-os", spec))
-            continue
-        try:
-            with open(spec[1:], encoding="utf-8") as handle:
-                for number, line in enumerate(handle, 1):
-                    text = line.split("#", 1)[0].strip()
-                    if text:
-                        lines.append((f"{spec[1:]}:{number}:", text if "=" in text else "=".join(text.split(None, 1))))
-        except OSError as error:
-            raise UsageError(f"--host-os {spec}: cannot read: {error.strerror or error}") from error
-    ranges: dict[str, tuple[int, int]] = {}
-    for where, text in lines:
-        address, sep, os_name = (part.strip() for part in text.partition("="))
-        try:
-            canonical = str(ipaddress.ip_address(address))
-        except ValueError as error:
-            raise UsageError(f"{where} {text!r}: write ADDR=OS (an address, then an OS or LOW-HIGH)") from error
-        if not sep or not os_name:
-            raise UsageError(f"{where} {text!r}: write ADDR=OS (an address, then an OS or LOW-HIGH)")
-        ranges[canonical] = _os_range(os_name, where)
-    return tuple((address, low, high) for address, (low, high) in ranges.items())
 
 
 def _progress_line() -> Any:
@@ -199,31 +149,28 @@ def _clear_progress() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from portscope.analyze.report import analyze
+    from portscope.cli import EXIT_FINDINGS, EXIT_OK
     from portscope.render.sanitize import for_terminal
 
+    options = options_from(args)
     try:
-        options = options_from(args)
-        from portscope.analyze.report import analyze
+        report = analyze(args.inputs, options, format=args.source_format)
+    finally:
+        _clear_progress()
+    if args.html:
+        from portscope.render.analyze_html import render_html
 
         try:
-            report = analyze(args.inputs, options, format=args.source_format)
-        finally:
-            _clear_progress()
-        if args.html:
-            from portscope.render.analyze_html import render_html
-
-            try:
-                with open(args.html, "w", encoding="utf-8") as out:
-                    out.write(render_html(report))
-            except OSError as error:
-                raise PortscopeError(f"{args.html}: cannot write: {error.strerror or error}") from error
-    except PortscopeError as error:
-        print(f"portscope analyze: {for_terminal(str(error))}", file=sys.stderr)
-        return 2
+            with open(args.html, "w", encoding="utf-8") as out:
+                out.write(render_html(report))
+        except OSError as error:
+            raise DataError(f"{args.html}: cannot write: {error.strerror or error}") from error
     if args.json:
-        import orjson  # a 10-million-flow report is ~30 MB of JSON: the stdlib encoder took seconds
+        from portscope.render.analyze_json import write_json
 
-        sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.flush()
+        write_json(sys.stdout.buffer, report)
         sys.stdout.flush()
     else:
         from portscope.render.analyze_text import render_text
@@ -236,4 +183,4 @@ def run(args: argparse.Namespace) -> int:
                 f"portscope analyze: {for_terminal(item['path'])}: {item['bad_records']} malformed records skipped",
                 file=sys.stderr,
             )
-    return 1 if report.get("failed") else 0
+    return EXIT_FINDINGS if report.get("failed") else EXIT_OK

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from portscope.errors import PortscopeError
+from portscope.errors import DataError, PortscopeError, UsageError
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy treats this name as True
 if TYPE_CHECKING:
@@ -84,9 +84,9 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         flow, sep, column = pair.partition("=")
         if not sep or not flow or not column:
-            raise ValueError(f"--map {pair!r}: write FLOW_COLUMN=INPUT_COLUMN, e.g. src_addr=SourceIP")
+            raise UsageError(f"--map {pair!r}: write FLOW_COLUMN=INPUT_COLUMN, e.g. src_addr=SourceIP")
         if flow not in valid:
-            raise ValueError(f"--map {pair!r}: unknown flow column {flow!r}; valid ones are: {', '.join(valid)}")
+            raise UsageError(f"--map {pair!r}: unknown flow column {flow!r}; valid ones are: {', '.join(valid)}")
         mapping[flow] = column
     return mapping
 
@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from portscope._pyarrow_alone import pyarrow_without_pandas
+    from portscope.cli import EXIT_USAGE
     from portscope.flows import flow_schema
     from portscope.render.flow_writers import FlowWriter, format_for
     from portscope.render.sanitize import for_terminal
@@ -103,40 +104,31 @@ def run(args: argparse.Namespace) -> int:
     pyarrow_without_pandas()
     fmt = args.to or format_for(args.output)
     if fmt is None:
-        print(
-            f"portscope convert: cannot tell the output format of {args.output!r}; "
-            "name it .parquet, .csv or .jsonl, or give --to",
-            file=sys.stderr,
+        raise UsageError(
+            f"cannot tell the output format of {args.output!r}; name it .parquet, .csv or .jsonl, or give --to"
         )
-        return 2
     if args.output == "-" and args.json:
-        print(
-            "portscope convert: --json prints a summary on stdout; write the flows to a file (-o FILE)", file=sys.stderr
-        )
-        return 2
-    try:
-        options: dict[str, Any] = {"map": _mapping(args.map)} if args.map else {}
-        if args.timezone:
-            from zoneinfo import ZoneInfo
+        raise UsageError("--json prints a summary on stdout; write the flows to a file (-o FILE)")
+    options: dict[str, Any] = {"map": _mapping(args.map)} if args.map else {}
+    if args.timezone:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+        try:
             ZoneInfo(args.timezone)  # an unknown zone is a usage error here, not a failure mid-file
-            options["timezone"] = args.timezone
-        for key in ("year", "link_header_bytes"):
-            if getattr(args, key) is not None:
-                options[key] = getattr(args, key)
-        if args.source_format is not None:
-            source(args.source_format)
-    except (ValueError, KeyError, PortscopeError) as exc:
-        detail = f"--timezone: unknown zone {args.timezone!r}" if isinstance(exc, KeyError) else str(exc)
-        print(f"portscope convert: {detail}", file=sys.stderr)
-        return 2
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise UsageError(f"--timezone: unknown zone {args.timezone!r}") from exc
+        options["timezone"] = args.timezone
+    for key in ("year", "link_header_bytes"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    if args.source_format is not None:
+        source(args.source_format)
     stats = ParseStats(strict=args.strict)
     progress = sys.stderr.isatty()
     try:
         out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
     except OSError as exc:
-        print(f"portscope convert: {args.output}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        raise DataError(f"{args.output}: cannot write: {exc.strerror or exc}") from exc
     writer = FlowWriter(out, fmt, flow_schema())
     code = 0
     try:
@@ -155,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         writer.close()
     except PortscopeError as exc:
         print(("\n" if progress else "") + f"portscope convert: {for_terminal(str(exc))}", file=sys.stderr)
-        code = 2
+        code = EXIT_USAGE
     finally:
         if out is not sys.stdout.buffer:
             out.close()

@@ -62,23 +62,23 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from portscope.cli import EXIT_OK, EXIT_USAGE
+    from portscope.errors import UsageError
     from portscope.explain import explain_query
     from portscope.ports.iana import registry
-    from portscope.ports.ranges import ranges_for_os
+    from portscope.ports.ranges import client_range
     from portscope.ports.spec import parse_port_spec
     from portscope.render.sanitize import for_terminal
 
     if args.os_name is not None:
         try:
-            ranges_for_os(args.os_name)
-        except ValueError as exc:
-            print(f"portscope explain: --os: {exc}", file=sys.stderr)
-            return 2
+            client_range(args.os_name)
+        except UsageError as exc:
+            raise UsageError(f"--os: {exc}") from exc
     results: list[tuple[str, Any]] = []
     errors: list[tuple[str, str]] = []
     for argument in args.ports:
         if is_log_line(argument):
-            from portscope.errors import UsageError
             from portscope.explain_line import explain_line
 
             try:
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 
         style = Style.for_stream(sys.stdout)
         print("\n\n".join(_result_text(e, style, registry_date, args.limit, live) for _, e in results))
-    return 2 if errors else 0
+    return EXIT_USAGE if errors else EXIT_OK
 
 
 def is_log_line(argument: str) -> bool:

@@ -5,21 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from portscope.errors import PortscopeError
-
 TYPE_CHECKING = False  # typing costs start-up time; mypy treats this name as True
 if TYPE_CHECKING:
     from typing import Any
 
-    from portscope.host.table import SocketTable
-
-__all__ = ["add_parser", "add_snapshot_options", "run_live", "run_summary"]
-
-ROLES = ("listen", "inbound", "outbound", "client", "peer", "unknown")
-STATES = (
-    "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT",
-    "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV", "BOUND_INACTIVE", "UNCONN",
-)  # fmt: skip
+__all__ = ["add_parser", "add_snapshot_options", "run_live", "run_summary", "socket_filter"]
 
 _DESCRIPTION = """\
 Every TCP and UDP socket of this host (IPv4 and IPv6, every state) with its owning process, and a
@@ -97,6 +87,7 @@ def thresholds(args: argparse.Namespace) -> Any:
 
 def add_parser(commands: Any) -> None:
     from portscope.cli import HelpFormatter
+    from portscope.host.filters import ROLES, STATES
 
     parser = commands.add_parser(
         "live",
@@ -122,53 +113,22 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=run_live)
 
 
-def _choices(option: str, text: str | None, valid: tuple[str, ...], upper: bool) -> set[str] | None:
-    if text is None:
-        return None
-    wanted = {(v.strip().upper() if upper else v.strip().lower()) for v in text.split(",") if v.strip()}
-    if upper:
-        wanted = {"ESTABLISHED" if v == "ESTAB" else v.replace("-", "_") for v in wanted}
-    bad = sorted(wanted - set(valid))
-    if bad or not wanted:
-        raise ValueError(f"{option}: unknown value {', '.join(bad) or repr(text)}; valid ones are: {', '.join(valid)}")
-    return wanted
+def socket_filter(args: argparse.Namespace) -> Any:
+    """The command line's filters as a :class:`~portscope.host.filters.SocketFilter` (UsageError when bad)."""
+    from portscope.host.filters import SocketFilter
 
-
-def select(table: SocketTable, args: argparse.Namespace) -> list[int]:
-    """Indices of the rows every given filter accepts. Raises ValueError for a bad filter value."""
-    states = _choices("--state", args.state, STATES, upper=True)
-    roles = _choices("--role", args.role, ROLES, upper=False)
-    if args.listen:
-        roles = (roles or set()) | {"listen"}
-    for port in args.port or ():
-        if not 0 <= port <= 65535:
-            raise ValueError(f"--port: {port} is out of range; ports are 0-65535")
-    ports = set(args.port or ())
-    pids = set(args.pid or ())
-    name = args.process.lower() if args.process else None
-    protos = {p for p, on in (("tcp", args.tcp), ("udp", args.udp)) if on}
-    families = {f for f, on in ((4, args.ipv4), (6, args.ipv6)) if on}
-    if not (ports or pids or name or states or roles or protos or families):
-        return list(range(len(table)))
-    keep = []
-    for i in range(len(table)):
-        if ports and table.local_port[i] not in ports and table.remote_port[i] not in ports:
-            continue
-        if pids and not pids.intersection(table.pids[i]):
-            continue
-        process = table.process[i]
-        if name is not None and (process is None or name not in process.lower()):
-            continue
-        if states is not None and table.state[i] not in states:
-            continue
-        if roles is not None and table.role[i] not in roles:
-            continue
-        if protos and table.protocol[i] not in protos:
-            continue
-        if families and table.family[i] not in families:
-            continue
-        keep.append(i)
-    return keep
+    return SocketFilter.parse(
+        ports=args.port or (),
+        pids=args.pid or (),
+        process=args.process,
+        states=args.state,
+        roles=args.role,
+        listen=args.listen,
+        tcp=args.tcp,
+        udp=args.udp,
+        ipv4=args.ipv4,
+        ipv6=args.ipv6,
+    )
 
 
 def _take(args: argparse.Namespace) -> Any:
@@ -180,16 +140,9 @@ def _take(args: argparse.Namespace) -> Any:
 def run_live(args: argparse.Namespace) -> int:
     from portscope.host.health import ephemeral_health, health_findings
 
-    try:
-        snap = _take(args)
-    except PortscopeError as exc:
-        print(f"portscope live: {exc}", file=sys.stderr)
-        return 3
-    try:
-        indices = select(snap.table, args)
-    except ValueError as exc:
-        print(f"portscope live: {exc}", file=sys.stderr)
-        return 2
+    wanted = socket_filter(args)  # a bad filter is said before the snapshot is taken
+    snap = _take(args)
+    indices = wanted.select(snap.table)
     table = snap.table if len(indices) == len(snap.table) else snap.table.take(indices)  # no filter: no copy
     if args.json:
         from portscope.render.live_json import write_json
@@ -215,11 +168,7 @@ def run_summary(args: argparse.Namespace) -> int:
     from portscope.host.health import ephemeral_health, health_findings
     from portscope.host.summary import summarize
 
-    try:
-        snap = _take(args)
-    except PortscopeError as exc:
-        print(f"portscope: {exc}", file=sys.stderr)
-        return 3
+    snap = _take(args)
     limits = thresholds(args)
     health = ephemeral_health(snap, limits)
     findings = health_findings(snap, health, limits)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 import sys
 
-from portscope.records import HostPortRange
+from portscope.records import ClientRange, HostPortRange
 
 __all__ = [
+    "client_range_of",
     "host_port_ranges",
     "parse_linux_port_list",
     "parse_netsh_dynamicport",
@@ -146,6 +147,16 @@ def _windows() -> tuple[HostPortRange, ...]:
             )
         )
     return tuple(ranges)
+
+
+def client_range_of(ranges: tuple[HostPortRange, ...], protocol: str, label: str = "this host") -> ClientRange | None:
+    """The client range in force for ``protocol`` among a host's (or namespace's) ranges: its own, else
+    the TCP one (Linux and the BSDs have one range for every transport; Windows one per protocol);
+    None when the OS told us nothing."""
+    own = next((r for r in ranges if r.protocol == protocol), None) or next(
+        (r for r in ranges if r.protocol == "tcp"), None
+    )
+    return None if own is None else own.client_range(label)
 
 
 def host_port_ranges(platform: str = sys.platform) -> tuple[HostPortRange, ...]:

@@ -14,12 +14,14 @@ settable from the command line.
 
 from __future__ import annotations
 
+import datetime
 from collections import Counter
 from dataclasses import dataclass
 from itertools import compress
 
-from portscope.host.sockets import NamespaceView, Snapshot
-from portscope.records import DestinationUse, EphemeralHealth, Finding
+from portscope.findings import Finding, Severity
+from portscope.host.sockets import NamespaceView, Snapshot, client_range_of_view
+from portscope.records import DestinationUse, EphemeralHealth, Subject
 
 __all__ = ["HealthThresholds", "ephemeral_health", "health_findings"]
 
@@ -35,26 +37,34 @@ class HealthThresholds:
     top_destinations: int = 5  # how many of the busiest destinations a report lists
 
 
-def _usable(view: NamespaceView) -> tuple[int, int, int, tuple[tuple[int, int], ...], str]:
-    tcp = next((r for r in view.ranges if r.protocol == "tcp"), None)
-    if tcp is None:
-        return 32768, 60999, 28232, (), "Linux default (this host's range could not be read)"
-    reserved = sum(
-        min(hi, tcp.high) - max(lo, tcp.low) + 1 for lo, hi in tcp.reserved if lo <= tcp.high and hi >= tcp.low
-    )
-    return tcp.low, tcp.high, tcp.size - reserved, tcp.reserved, tcp.source
-
-
 # Roles whose local port the kernel picked from the ephemeral pool (an inbound socket's is its listener's).
 _POOL_ROLES = frozenset({"outbound", "peer", "client", "unknown"})
+
+
+def _pool_map(view: NamespaceView) -> bytes:
+    """65,536 bytes, 1 where the namespace's kernel may hand the port out: its range less the reserved
+    ports. Membership, not class: a curated service's port inside the range (WireGuard's 51820) is a
+    service, yet the kernel may still give it to an outgoing connection."""
+    pool = client_range_of_view(view)
+    table = bytearray(65536)
+    table[pool.low : pool.high + 1] = b"\x01" * (pool.high - pool.low + 1)
+    for low, high in pool.reserved:
+        lo, hi = max(low, pool.low), min(high, pool.high)
+        if lo <= hi:
+            table[lo : hi + 1] = bytes(hi - lo + 1)
+    return bytes(table)
 
 
 def ephemeral_health(snap: Snapshot, thresholds: HealthThresholds | None = None) -> list[EphemeralHealth]:
     """One :class:`EphemeralHealth` per namespace in the snapshot, from a single pass over the table."""
     limits = thresholds or HealthThresholds()
     t = snap.table
+    pools = {view.label: _pool_map(view) for view in snap.namespaces}
     # Sockets whose local port came from the pool, then C-level counting over their (namespace, ...) keys.
-    in_pool = [e and r in _POOL_ROLES for e, r in zip(t.local_ephemeral, t.role, strict=True)]
+    in_pool = [
+        r in _POOL_ROLES and ns in pools and pools[ns][port] == 1
+        for ns, port, r in zip(t.namespace, t.local_port, t.role, strict=True)
+    ]
     in_use: Counter[tuple[str, str]] = Counter(compress(zip(t.namespace, t.protocol, strict=True), in_pool))
     destinations_of: Counter[tuple[str, str, str | None, int | None]] = Counter(
         compress(zip(t.namespace, t.protocol, t.remote_address, t.remote_port, strict=True), in_pool)
@@ -71,7 +81,9 @@ def ephemeral_health(snap: Snapshot, thresholds: HealthThresholds | None = None)
             time_wait_per[ns][(proto, raddr, rport)] = time_wait_of.get((ns, proto, raddr, rport), 0)
     out: list[EphemeralHealth] = []
     for view in snap.namespaces:
-        low, high, size, reserved, source = _usable(view)
+        pool = client_range_of_view(view)
+        low, high, size, reserved = pool.low, pool.high, pool.size, pool.reserved
+        source = pool.source if view.ranges else pool.label
         waits = time_wait_per[view.label]
         destinations = tuple(
             DestinationUse(proto, addr, port, count, waits[(proto, addr, port)], count / size if size else 1.0)
@@ -110,33 +122,49 @@ def health_findings(
     limits = thresholds or HealthThresholds()
     findings: list[Finding] = []
     t = snap.table
+    pools = {view.label: _pool_map(view) for view in snap.namespaces}
+    seen = _iso(snap.taken_at)
     for h in health:
         for d in h.destinations:
             if d.fraction < limits.destination_warn:
                 continue
-            severity = "high" if d.fraction >= limits.destination_critical else "medium"
             findings.append(
                 Finding(
-                    severity,
+                    Severity.HIGH if d.fraction >= limits.destination_critical else Severity.MEDIUM,
                     "ephemeral-exhaustion-risk",
                     f"{d.ports} local ports to {d.remote_address}:{d.remote_port}/{d.protocol} "
                     f"({d.fraction:.0%} of the {h.size}-port pool)",
                     f"Connections to one destination share the ephemeral range {h.low}-{h.high}; at 100% new "
                     f"connects fail with EADDRNOTAVAIL. {d.time_wait} of them are in TIME_WAIT.",
+                    Subject(dst=d.remote_address, port=d.remote_port, protocol=d.protocol, namespace=h.namespace),
+                    seen,
+                    seen,
+                    d.ports,
                     (f"{h.namespace}: {d.remote_address}:{d.remote_port}/{d.protocol}",),
                     "widen net.ipv4.ip_local_port_range, reuse connections (pooling, keep-alive), or spread "
                     "load over more destination addresses/ports",
+                    metrics={
+                        "ports": d.ports,
+                        "pool": h.size,
+                        "fraction": round(d.fraction, 3),
+                        "time_wait": d.time_wait,
+                    },
                 )
             )
         if h.size and h.time_wait / h.size >= limits.time_wait_warn:
             findings.append(
                 Finding(
-                    "medium",
+                    Severity.MEDIUM,
                     "time-wait-pile-up",
                     f"{h.time_wait} TIME_WAIT sockets hold {h.time_wait / h.size:.0%} of the ephemeral range",
                     "Each closed outgoing connection keeps its port for 60 s.",
+                    Subject(namespace=h.namespace),
+                    seen,
+                    seen,
+                    h.time_wait,
                     (h.namespace,),
                     "reuse connections; net.ipv4.tcp_tw_reuse=1 lets new outgoing connections take TIME_WAIT ports",
+                    metrics={"time_wait": h.time_wait, "pool": h.size, "fraction": round(h.time_wait / h.size, 3)},
                 )
             )
         view = next((v for v in snap.namespaces if v.label == h.namespace), None)
@@ -145,20 +173,26 @@ def health_findings(
         if usage is not None and fill is not None and fill >= limits.conntrack_warn:
             findings.append(
                 Finding(
-                    "high",
+                    Severity.HIGH,
                     "conntrack-table-full" if fill >= 0.99 else "conntrack-table-filling",
                     f"connection tracking table {fill:.0%} full ({usage.entries} of {usage.maximum} entries)",
                     "When it is full the kernel drops the first packet of every new connection "
                     "('nf_conntrack: table full, dropping packet'): the usual exhaustion on busy NAT and "
                     "Kubernetes nodes, which looks like random connect timeouts.",
+                    Subject(namespace=h.namespace),
+                    seen,
+                    seen,
+                    usage.entries,
                     (f"{h.namespace}: {usage.source}",),
                     "raise net.netfilter.nf_conntrack_max (and nf_conntrack_buckets), or shorten "
                     "nf_conntrack_tcp_timeout_established / time_wait",
+                    metrics={"entries": usage.entries, "maximum": usage.maximum, "fill": round(fill, 3)},
                 )
             )
         colliding: dict[int, list[str]] = {}
+        pool = pools.get(h.namespace, b"")
         for i in (k for k, role in enumerate(t.role) if role == "listen"):
-            if t.namespace[i] == h.namespace and t.local_ephemeral[i]:
+            if t.namespace[i] == h.namespace and pool[t.local_port[i]] == 1:
                 who = f"{t.process[i] or '?'} (pid {t.pid[i]})" if t.pid[i] is not None else "owner unknown"
                 colliding.setdefault(t.local_port[i], []).append(
                     f"{t.protocol[i]} {t.local_address[i]}:{t.local_port[i]} {who}"
@@ -166,15 +200,27 @@ def health_findings(
         if colliding:
             ports = sorted(colliding)
             shown = ", ".join(str(p) for p in ports[:10]) + (" ..." if len(ports) > 10 else "")
+            evidence = tuple(e for p in ports for e in colliding[p])
             findings.append(
                 Finding(
-                    "low",
+                    Severity.LOW,
                     "listener-in-ephemeral-range",
                     f"{len(ports)} listening port(s) inside the ephemeral range {h.low}-{h.high}: {shown}",
                     "The kernel may hand these ports to outgoing connections while the service is down, so "
                     "its next bind() fails with EADDRINUSE. Reserve them so only their service can use them.",
-                    tuple(e for p in ports for e in colliding[p]),
+                    Subject(namespace=h.namespace),
+                    seen,
+                    seen,
+                    len(evidence),
+                    evidence,
                     _sysctl_fix(ports, h.reserved),
+                    metrics={"ports": ports},
                 )
             )
     return findings
+
+
+def _iso(taken_at: float) -> str:
+    """A snapshot's time as the findings write times: ISO 8601 UTC, microseconds, a Z."""
+    moment = datetime.datetime.fromtimestamp(taken_at, datetime.timezone.utc).replace(tzinfo=None)
+    return moment.isoformat(timespec="microseconds") + "Z"

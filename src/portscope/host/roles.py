@@ -6,61 +6,62 @@ Facts, in order:
   from it: ``inbound``;
 - a TCP socket in SYN_SENT is connecting out: ``outbound``; so is one whose remote end is a
   listener of this very host (a loopback or local-address connection, seen from its client side).
-Inferences, marked ``inferred``:
+Inferences, marked ``inferred``, from the ports' classes (:mod:`portscope.ports.classify`, judged by
+the socket's own network namespace's range):
 - any other connected socket was opened by this host (only accept() makes the other kind), so it is
-  ``outbound`` when its local port lies in this namespace's ephemeral range, ``peer`` when both
-  sides are ephemeral and neither listens, ``inbound`` when its local port is a service port whose
-  listener has gone, ``unknown`` otherwise;
+  ``outbound`` when its local port is ephemeral, ``peer`` when both sides are ephemeral and neither
+  listens, ``inbound`` when its local port is a service port whose listener has gone, ``unknown``
+  otherwise;
 - an unconnected UDP socket bound to an ephemeral port is a client's (a resolver's, a browser's QUIC
   socket): ``client``, never a "new listener" (the false alarm users of osquery-defense-kit, Wazuh
-  rule 533 and ntopng #2076 complain of). Bound to any other port, it is a listener.
+  rule 533 and ntopng #2076 complain of). Bound to any other port (a service port, WireGuard's 51820
+  inside the range), it is a listener.
 
 Exposure of a listener: ``loopback`` (127.0.0.0/8, ::1), ``all`` (0.0.0.0 or ::) or ``addresses``.
 An IPv6 wildcard listener without IPV6_V6ONLY (INET_DIAG_SKV6ONLY = 0) takes IPv4 too: ``dual_stack``.
+
+One socket at a time: :class:`ListenerIndex` holds what the facts need (the listeners and this
+host's addresses, per namespace) and can be added to and removed from as sockets come and go, and
+:func:`classify_socket` judges one socket against it: what a watcher receiving one event at a time
+uses. :func:`classify` fills a whole :class:`~portscope.host.table.SocketTable` with the same two.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 
 from portscope.host.table import SocketTable
+from portscope.ports.classify import CODE_EPHEMERAL, CODE_SERVICE, class_table
+from portscope.ports.curated import CURATED_SERVICES
 from portscope.ports.iana import registry
+from portscope.ports.ranges import EPHEMERAL_RANGES
+from portscope.records import ClientRange
 
-__all__ = ["REASONS", "NamespaceRange", "classify", "exposure_of"]
+TYPE_CHECKING = False  # typing costs start-up time; mypy treats this name as True
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from portscope._namedtuple import NamedTuple
+
+__all__ = [
+    "DEFAULT_RANGE",
+    "REASONS",
+    "ROLES",
+    "ListenerIndex",
+    "NamespaceRanges",
+    "SocketRole",
+    "classify",
+    "classify_socket",
+    "exposure_of",
+]
 
 _WILDCARDS = frozenset({"0.0.0.0", "::"})  # noqa: S104 - names wildcard binds, binds nothing
-
-
-class NamespaceRange:
-    """The ephemeral range a namespace's kernel hands out, minus the reserved ports.
-
-    ``table`` is a 65,536-byte map (1 = ephemeral) so that classifying 100,000 sockets costs one
-    index per port instead of a range test.
-    """
-
-    def __init__(self, low: int, high: int, reserved: tuple[tuple[int, int], ...] = ()) -> None:
-        self.low = low
-        self.high = high
-        self.reserved = reserved
-        table = bytearray(65536)
-        table[low : high + 1] = b"\x01" * (high - low + 1)
-        for reserved_low, reserved_high in reserved:
-            lo, hi = max(reserved_low, low), min(reserved_high, high)
-            if lo <= hi:
-                table[lo : hi + 1] = bytes(hi - lo + 1)
-        self.table = bytes(table)
-
-    def contains(self, port: int) -> bool:
-        return bool(self.table[port])
-
-
-def _names_by_port() -> dict[str, list[str | None]]:
-    """Per protocol, a 65,536-entry list of IANA service names (None where unassigned)."""
-    out: dict[str, list[str | None]] = {p: [None] * 65536 for p in ("tcp", "udp", "sctp", "dccp")}
-    for (port, proto), name in registry().service_names().items():
-        if proto in out:
-            out[proto][port] = name
-    return out
+_LINUX = EPHEMERAL_RANGES[0]
+# The range a namespace is judged by when its own could not be read: the Linux kernel's default.
+DEFAULT_RANGE = ClientRange(
+    _LINUX.low, _LINUX.high, "Linux default (this host's range could not be read)", _LINUX.source
+)
 
 
 def _is_loopback(address: str) -> bool:
@@ -75,6 +76,9 @@ def exposure_of(address: str) -> str:
         return "loopback"
     return "addresses"
 
+
+# Every role a socket can get (docs/live.md says what each means).
+ROLES = ("listen", "inbound", "outbound", "client", "peer", "unknown")
 
 # Why a socket got its role: a stable code in the table (scripts match on it), a sentence for people.
 REASONS = {
@@ -93,103 +97,218 @@ REASONS = {
     "remote-service-port": "its remote port is a service port; the program bound its local port itself",
     "no-clue": "neither port tells which side is the client",
 }
-_TCP_LISTEN, _BOUND_IDLE, _UDP_CLIENT, _UDP_LISTEN = (
-    "listen-state",
-    "bound-idle",
-    "udp-ephemeral-unconnected",
-    "udp-bound",
-)
-_LISTENER_PORT, _SYN_SENT, _REMOTE_LISTENER = "listener-port", "syn-sent", "remote-is-local-listener"
-_UDP_SERVER, _BOTH_EPHEMERAL, _LOCAL_EPHEMERAL = "udp-listener-port", "both-ephemeral", "local-ephemeral"
-_LOCAL_SERVICE, _REMOTE_SERVICE, _NO_CLUE = "local-service-port", "remote-service-port", "no-clue"
 
 
-def classify(table: SocketTable, ranges: Mapping[int | None, NamespaceRange]) -> None:
+class SocketRole(NamedTuple):
+    """What classification says of one socket: the columns of the socket table it fills (their list is
+    :data:`portscope.host.columns.SOCKET_COLUMNS`' ``role`` stage)."""
+
+    # BEGIN generated from portscope.host.columns: python scripts/generate.py
+    role: str
+    role_basis: str
+    role_reason: str
+    exposure: str | None
+    dual_stack: bool | None
+    local_service: str | None
+    remote_service: str | None
+    local_ephemeral: bool
+    remote_ephemeral: bool | None
+    # END generated
+
+
+class NamespaceRanges:
+    """Each network namespace's client range, and per (namespace, protocol) the one classifier's table.
+
+    ``ranges`` maps a namespace inode (None: "unknown namespace") to its range; a namespace not in it
+    is judged by the range of None, else the first given, else :data:`DEFAULT_RANGE`.
+    """
+
+    def __init__(self, ranges: Mapping[int | None, ClientRange]) -> None:
+        self.ranges = dict(ranges)
+        self.default = self.ranges.get(None) or next(iter(self.ranges.values()), DEFAULT_RANGE)
+        self._tables: dict[tuple[int | None, str], bytes] = {}
+
+    def table(self, netns: int | None, protocol: str) -> bytes:
+        """65,536 class codes (ports/classify.py), cached per namespace and protocol."""
+        key = (netns, protocol)
+        found = self._tables.get(key)
+        if found is None:
+            found = self._tables[key] = class_table(protocol, self.ranges.get(netns, self.default))
+        return found
+
+
+_NAMES: dict[str, list[str | None]] = {}
+
+
+def _names(protocol: str) -> list[str | None]:
+    """A 65,536-entry list of service names for ``protocol``: IANA's, else the curated list's."""
+    names = _NAMES.get(protocol)
+    if names is None:
+        names = [None] * 65536
+        for (port, proto), name in registry().service_names().items():
+            if proto == protocol:
+                names[port] = name
+        for entry in CURATED_SERVICES:
+            if protocol in entry.protocols:
+                for port in range(entry.low, entry.high + 1):
+                    names[port] = names[port] or entry.name
+        _NAMES[protocol] = names
+    return names
+
+
+class ListenerIndex:
+    """What the facts need to judge a socket: the listeners of each namespace and this host's addresses.
+
+    Counted, not sets, so that removing one of two sockets on a port (SO_REUSEPORT, a restart's
+    overlap) keeps the port held. Add every socket (listeners and connections alike: a connection's
+    local address is one of this host's) and remove it when it closes.
+    """
+
+    def __init__(self) -> None:
+        self.tcp: Counter[tuple[int | None, str, int]] = Counter()  # LISTEN sockets: (netns, address, port)
+        self.tcp_wildcard: Counter[tuple[int | None, int]] = Counter()  # LISTEN on 0.0.0.0 or ::
+        self.udp: Counter[tuple[int | None, int]] = Counter()  # unconnected UDP sockets: (netns, port)
+        self.addresses: Counter[str] = Counter()  # this host's addresses, as its sockets' local ends
+
+    def _change(
+        self, step: int, protocol: str, state: str, address: str, port: int, remote_port: int | None, netns: int | None
+    ) -> None:
+        if state == "LISTEN":
+            self.tcp[(netns, address, port)] += step
+            if address in _WILDCARDS:
+                self.tcp_wildcard[(netns, port)] += step
+        elif protocol == "udp" and remote_port is None:
+            self.udp[(netns, port)] += step
+        if address not in _WILDCARDS:
+            self.addresses[address] += step
+        if step < 0:  # drop the keys that reached zero: nothing grows with uptime
+            for counter in (self.tcp, self.tcp_wildcard, self.udp, self.addresses):
+                if counter and min(counter.values()) <= 0:
+                    for key in [k for k, n in counter.items() if n <= 0]:
+                        del counter[key]
+
+    def add(
+        self, protocol: str, state: str, address: str, port: int, remote_port: int | None, netns: int | None
+    ) -> None:
+        """A socket appeared (or was in the snapshot)."""
+        self._change(1, protocol, state, address, port, remote_port, netns)
+
+    def remove(
+        self, protocol: str, state: str, address: str, port: int, remote_port: int | None, netns: int | None
+    ) -> None:
+        """A socket went away (closed, or changed state: remove the old state, add the new)."""
+        self._change(-1, protocol, state, address, port, remote_port, netns)
+
+    def tcp_listens(self, netns: int | None, address: str, port: int) -> bool:
+        """Whether a TCP listener of ``netns`` takes connections to ``address``:``port``."""
+        return (netns, port) in self.tcp_wildcard or (netns, address, port) in self.tcp
+
+
+def classify_socket(
+    index: ListenerIndex,
+    ranges: NamespaceRanges,
+    protocol: str,
+    state: str,
+    local_address: str,
+    local_port: int,
+    remote_address: str | None,
+    remote_port: int | None,
+    netns: int | None,
+    v6only: bool | None = None,
+) -> SocketRole:
+    """One socket's role, exposure and per-side port classes, judged against ``index`` (the module
+    docstring says how; ``index`` should already hold this socket)."""
+    classes = ranges.table(netns, protocol)
+    names = _names(protocol)
+    local_class = classes[local_port]
+    local_eph = local_class == CODE_EPHEMERAL
+    local_service = names[local_port]
+    if remote_port is None:  # nobody on the other end: a listener, a bound UDP socket, or an idle bound TCP one
+        if protocol == "tcp" and state != "LISTEN":
+            return SocketRole("unknown", "fact", "bound-idle", None, None, local_service, None, local_eph, None)
+        exposure = exposure_of(local_address)
+        dual = v6only is False if local_address == "::" else None
+        if protocol == "tcp":
+            return SocketRole("listen", "fact", "listen-state", exposure, dual, local_service, None, local_eph, None)
+        if local_eph:  # a client's socket: the kernel picked its port
+            return SocketRole(
+                "client", "inferred", "udp-ephemeral-unconnected", exposure, dual, local_service, None, True, None
+            )
+        return SocketRole("listen", "fact", "udp-bound", exposure, dual, local_service, None, False, None)
+    remote_class = classes[remote_port]
+    remote_eph = remote_class == CODE_EPHEMERAL
+    remote_service = names[remote_port]
+    decided = _connected_role(
+        index, protocol, state, local_address, local_port, remote_address, remote_port, netns, local_class, remote_class
+    )
+    return SocketRole(*decided, None, None, local_service, remote_service, local_eph, remote_eph)
+
+
+def _connected_role(
+    index: ListenerIndex,
+    protocol: str,
+    state: str,
+    local_address: str,
+    local_port: int,
+    remote_address: str | None,
+    remote_port: int,
+    netns: int | None,
+    local_class: int,
+    remote_class: int,
+) -> tuple[str, str, str]:
+    """(role, basis, reason) of a socket with a remote end: the facts first, then the ports' classes."""
+    if protocol == "tcp":
+        if index.tcp_listens(netns, local_address, local_port):
+            return "inbound", "fact", "listener-port"
+        if state == "SYN_SENT":
+            return "outbound", "fact", "syn-sent"
+        local_peer = remote_address is not None and remote_address in index.addresses
+        if local_peer and index.tcp_listens(netns, remote_address or "", remote_port):
+            return "outbound", "fact", "remote-is-local-listener"
+    elif local_class != CODE_EPHEMERAL and (netns, local_port) in index.udp:
+        return "inbound", "inferred", "udp-listener-port"
+    if local_class == CODE_EPHEMERAL:
+        if remote_class == CODE_EPHEMERAL:
+            return "peer", "inferred", "both-ephemeral"
+        return "outbound", "inferred", "local-ephemeral"
+    local_serves = remote_class == CODE_EPHEMERAL or (local_class == CODE_SERVICE and remote_class != CODE_SERVICE)
+    if local_class == CODE_SERVICE and remote_class == CODE_SERVICE:  # two services: the lower port serves
+        local_serves = local_port < remote_port
+    elif remote_class != CODE_SERVICE and not local_serves:
+        return "unknown", "inferred", "no-clue"
+    if local_serves:
+        return "inbound", "inferred", "local-service-port"
+    return "outbound", "inferred", "remote-service-port"
+
+
+def classify(table: SocketTable, ranges: Mapping[int | None, ClientRange]) -> None:
     """Fill role, role_basis, role_reason, exposure, dual_stack and the per-side port columns.
 
     ``ranges`` maps a namespace inode (the table's ``netns`` column; None for "unknown namespace")
-    to that namespace's ephemeral range.
+    to that namespace's client range. The index is built from the whole table first (a connection
+    may come before its listener in the dump), then each socket is judged by :func:`classify_socket`.
     """
-    names = _names_by_port()
-    n = len(table)
-    # Listeners by namespace: TCP (addr, port) pairs and ports with a wildcard bind; UDP likewise.
-    tcp_listen: set[tuple[int | None, str, int]] = set()
-    tcp_wild: set[tuple[int | None, int]] = set()
-    udp_bound: set[tuple[int | None, int]] = set()
-    protos, states, laddrs, lports = table.protocol, table.state, table.local_address, table.local_port
-    netns, rports, raddrs, v6only = table.netns, table.remote_port, table.remote_address, table.v6only
-    for i in range(n):
-        if states[i] == "LISTEN":
-            tcp_listen.add((netns[i], laddrs[i], lports[i]))
-            if laddrs[i] in _WILDCARDS:
-                tcp_wild.add((netns[i], lports[i]))
-        elif protos[i] == "udp" and rports[i] is None:
-            udp_bound.add((netns[i], lports[i]))
-    # Addresses of this host: where a connection's remote end is one of them, its listener is ours to see.
-    local_addresses = {a for a in laddrs if a not in _WILDCARDS}
-    default_range = ranges.get(None) or next(iter(ranges.values()), NamespaceRange(32768, 60999))
-    eph_tables = {ns: r.table for ns, r in ranges.items()}
-
-    role: list[str] = [""] * n
-    basis: list[str] = [""] * n
-    reason: list[str] = [""] * n
-    exposure: list[str | None] = [None] * n
-    dual: list[bool | None] = [None] * n
-    lservice: list[str | None] = [None] * n
-    rservice: list[str | None] = [None] * n
-    leph: list[bool] = [False] * n
-    reph: list[bool | None] = [None] * n
-    for i in range(n):
-        proto, state, lport, rport, ns = protos[i], states[i], lports[i], rports[i], netns[i]
-        eph = eph_tables.get(ns, default_range.table)
-        proto_names = names[proto]
-        local_eph = leph[i] = eph[lport] == 1
-        lservice[i] = proto_names[lport]
-        if rport is not None:
-            remote_eph = reph[i] = eph[rport] == 1
-            rservice[i] = proto_names[rport]
-        else:
-            remote_eph = False
-        if rport is None:  # nobody on the other end: a listener, a bound UDP socket, or an idle bound TCP one
-            address = laddrs[i]
-            if proto == "tcp" and state != "LISTEN":
-                role[i], basis[i], reason[i] = "unknown", "fact", _BOUND_IDLE
-                continue
-            exposure[i] = exposure_of(address)
-            if address == "::":
-                dual[i] = v6only[i] is False
-            if proto == "tcp":
-                role[i], basis[i], reason[i] = "listen", "fact", _TCP_LISTEN
-            elif local_eph and lservice[i] is None:
-                role[i], basis[i], reason[i] = "client", "inferred", _UDP_CLIENT
-            else:
-                role[i], basis[i], reason[i] = "listen", "fact", _UDP_LISTEN
-            continue
-        if proto == "tcp":
-            if (ns, lport) in tcp_wild or (ns, laddrs[i], lport) in tcp_listen:
-                role[i], basis[i], reason[i] = "inbound", "fact", _LISTENER_PORT
-                continue
-            if state == "SYN_SENT":
-                role[i], basis[i], reason[i] = "outbound", "fact", _SYN_SENT
-                continue
-            raddr = raddrs[i]
-            if raddr in local_addresses and ((ns, rport) in tcp_wild or (ns, raddr, rport) in tcp_listen):
-                role[i], basis[i], reason[i] = "outbound", "fact", _REMOTE_LISTENER
-                continue
-        elif (ns, lport) in udp_bound and not local_eph:
-            role[i], basis[i], reason[i] = "inbound", "inferred", _UDP_SERVER
-            continue
-        if local_eph and remote_eph:
-            role[i], basis[i], reason[i] = "peer", "inferred", _BOTH_EPHEMERAL
-        elif local_eph:
-            role[i], basis[i], reason[i] = "outbound", "inferred", _LOCAL_EPHEMERAL
-        elif remote_eph or (lservice[i] is not None and rport >= 1024):
-            role[i], basis[i], reason[i] = "inbound", "inferred", _LOCAL_SERVICE
-        elif rservice[i] is not None or rport < 1024:
-            role[i], basis[i], reason[i] = "outbound", "inferred", _REMOTE_SERVICE
-        else:
-            role[i], basis[i], reason[i] = "unknown", "inferred", _NO_CLUE
-    table.role, table.role_basis, table.role_reason = role, basis, reason
-    table.exposure, table.dual_stack = exposure, dual
-    table.local_service, table.remote_service = lservice, rservice
-    table.local_ephemeral, table.remote_ephemeral = leph, reph
+    index = ListenerIndex()
+    columns = (table.protocol, table.state, table.local_address, table.local_port, table.remote_port, table.netns)
+    add = index.add
+    for row in zip(*columns, strict=True):
+        add(*row)
+    book = NamespaceRanges(ranges)
+    rows = zip(
+        table.protocol,
+        table.state,
+        table.local_address,
+        table.local_port,
+        table.remote_address,
+        table.remote_port,
+        table.netns,
+        table.v6only,
+        strict=True,
+    )
+    judged = [classify_socket(index, book, *row) for row in rows]
+    if not judged:
+        for name in SocketRole._fields:
+            setattr(table, name, [])
+        return
+    for name, values in zip(SocketRole._fields, zip(*judged, strict=True), strict=True):
+        setattr(table, name, list(values))

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from portscope.errors import PlatformError, UsageError
-from portscope.host.ephemeral import host_port_ranges
+from portscope.host.ephemeral import client_range_of, host_port_ranges
 from portscope.host.owners import KERNEL_ONLY_STATES, AttributionStats, attribute
-from portscope.host.roles import NamespaceRange, classify
+from portscope.host.roles import DEFAULT_RANGE, classify
 from portscope.host.table import SocketTable
-from portscope.records import ConntrackUsage, DnatRule, HostPortRange, NetNamespace
+from portscope.records import ClientRange, ConntrackUsage, DnatRule, HostPortRange, NetNamespace
 
-__all__ = ["BACKENDS", "NamespaceView", "Snapshot", "snapshot"]
+__all__ = ["BACKENDS", "NamespaceView", "Snapshot", "client_range_of_view", "snapshot"]
 
 BACKENDS = ("netlink", "psutil")
 _T = TypeVar("_T")
@@ -114,11 +114,9 @@ def _netlink_table(netns: int | None, label: str) -> SocketTable:
     return table
 
 
-def _ranges_of(host: tuple[HostPortRange, ...]) -> NamespaceRange:
-    tcp = next((r for r in host if r.protocol == "tcp"), None)
-    if tcp is None:
-        return NamespaceRange(32768, 60999)
-    return NamespaceRange(tcp.low, tcp.high, tcp.reserved)
+def client_range_of_view(view: NamespaceView) -> ClientRange:
+    """The client range a namespace's sockets are judged by: its own, else the Linux default."""
+    return client_range_of(view.ranges, "tcp", view.label) or DEFAULT_RANGE
 
 
 def namespace_label(ns: NetNamespace) -> str:
@@ -207,7 +205,7 @@ def _linux_snapshot(processes: bool, all_namespaces: bool) -> Snapshot:
         for view, other in _other_namespaces(current, notes):
             views.append(view)
             table.extend(other)
-    classify(table, {v.inode: _ranges_of(v.ranges) for v in views})
+    classify(table, {v.inode: client_range_of_view(v) for v in views})
     _published(table, views, notes)
     stats = attribute(table, walk.finish() if walk is not None else None)
     snap = Snapshot(table, time.time(), "netlink", views, stats, notes)
@@ -286,9 +284,9 @@ def _psutil_snapshot(processes: bool) -> Snapshot:
     stats = AttributionStats(scanned=len(info), denied=denied, skipped=not processes)
     stats.attributed = sum(1 for p in table.pid if p is not None)
     stats.ownerless = n - stats.attributed
-    host_ranges = host_port_ranges()
-    classify(table, {None: _ranges_of(host_ranges)})
-    return Snapshot(table, time.time(), "psutil", [NamespaceView("this host", None, host_ranges, sockets=n)], stats)
+    view = NamespaceView("this host", None, host_port_ranges(), sockets=n)
+    classify(table, {None: client_range_of_view(view)})
+    return Snapshot(table, time.time(), "psutil", [view], stats)
 
 
 def _try(method: Callable[[], _T]) -> _T | None:

@@ -21,8 +21,10 @@ __all__ = ["SocketTable"]
 
 @dataclass
 class SocketTable:
-    """The columns of :class:`~portscope.records.Socket`, in the same order and with the same names."""
+    """The columns of :class:`~portscope.records.Socket`, in the same order and with the same names, and
+    the table's own (``v6only``): all from :data:`portscope.host.columns.SOCKET_COLUMNS`."""
 
+    # BEGIN generated from portscope.host.columns: python scripts/generate.py
     protocol: list[str] = field(default_factory=list)
     family: list[int] = field(default_factory=list)
     state: list[str] = field(default_factory=list)
@@ -53,8 +55,8 @@ class SocketTable:
     receive_queue: list[int | None] = field(default_factory=list)
     send_queue: list[int | None] = field(default_factory=list)
     published: list[str | None] = field(default_factory=list)
-    # Not a Socket field: the kernel's IPV6_V6ONLY flag, which classification turns into dual_stack.
     v6only: list[bool | None] = field(default_factory=list)
+    # END generated
 
     def __len__(self) -> int:
         return len(self.protocol)

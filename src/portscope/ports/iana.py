@@ -65,6 +65,8 @@ def _entry(line: bytes) -> IanaEntry:
 # low, high, protocol, name of a row with a name and a real assignment (not Unassigned/Reserved);
 # compiled on first use (re caches it), never at import: explain's start-up does not need it.
 _ASSIGNED_ROW = rb"(?m)^(\d+)\t(\d+)\t([a-z]+)\t([^\t\n]+)\t(?!Unassigned\t|Reserved\t)"
+# The same, with or without a name: some assignments have only a description ("any private mail system").
+_ANY_ASSIGNED_ROW = rb"(?m)^(\d+)\t(\d+)\t([a-z]+)\t([^\t\n]*)\t(?!(?i:unassigned|reserved)\t)([^\t\n]*)"
 
 
 class IanaRegistry:
@@ -165,6 +167,19 @@ class IanaRegistry:
                 for port in range(int(low), int(high) + 1):
                     names.setdefault((port, transport), text)
         return names
+
+    def assignments(self) -> dict[tuple[int, str], str]:
+        """(port, protocol) -> what IANA assigns it to (the first row's service name, else its description),
+        for every real assignment (not the Unassigned and Reserved rows): the service set of
+        :mod:`portscope.ports.classify`. One pass over the index, like :meth:`service_names`."""
+        assigned: dict[tuple[int, str], str] = {}
+        start, end = self._ports
+        for block in (bytes(self._data[start:end]), self._range_block):
+            for low, high, proto, name, description in re.findall(_ANY_ASSIGNED_ROW, block):
+                text, transport = (name or description).decode(), proto.decode()
+                for port in range(int(low), int(high) + 1):
+                    assigned.setdefault((port, transport), text)
+        return assigned
 
     def names(self) -> list[str]:
         """All registered service names, lower-cased (for 'did you mean' suggestions)."""

@@ -8,15 +8,21 @@ risk (the OS may hand it to an outgoing connection first). Each default below ci
 
 from __future__ import annotations
 
-from portscope.records import EphemeralRange
+from portscope.errors import UsageError
+from portscope.records import ClientRange, EphemeralRange
 
 __all__ = [
+    "ANY_OS",
+    "DEFAULT_POOL_SIZE",
     "DYNAMIC_LOW",
     "EPHEMERAL_RANGES",
+    "IANA_DYNAMIC",
     "OS_ALIASES",
     "OTHER_POOLS",
     "SYSTEM_HIGH",
+    "client_range",
     "iana_range",
+    "parse_client_range",
     "ranges_for_os",
 ]
 
@@ -54,7 +60,7 @@ def iana_range(port: int) -> tuple[str, str]:
     for name, low, high, text in _IANA_RANGES:
         if low <= port <= high:
             return name, text
-    raise ValueError(f"port {port} is outside 0-65535")
+    raise UsageError(f"port {port} is outside 0-65535")
 
 
 _LINUX_DOC = "Linux Documentation/networking/ip-sysctl.rst, ip_local_port_range (default 32768 60999)"
@@ -189,16 +195,55 @@ OTHER_POOLS: tuple[EphemeralRange, ...] = (
 
 
 def ranges_for_os(os_name: str | None) -> tuple[EphemeralRange, ...]:
-    """The ephemeral ranges to report: all OS defaults, or just those of ``os_name`` (aliases accepted).
+    """The ephemeral ranges to report: all OS defaults (None, ``any``), or those of ``os_name`` (aliases accepted).
 
-    Raises ValueError listing the valid names when ``os_name`` is unknown.
+    Raises UsageError listing the valid names when ``os_name`` is unknown.
     """
-    if os_name is None:
+    key = "any" if os_name is None else os_name.strip().lower()
+    if key == "any":
         return EPHEMERAL_RANGES
-    key = os_name.strip().lower()
     key = OS_ALIASES.get(key, key)
     picked = tuple(r for r in EPHEMERAL_RANGES if r.os == key or r.os.startswith(key + "-"))
     if not picked:
-        valid = ", ".join(sorted({r.os for r in EPHEMERAL_RANGES} | set(OS_ALIASES)))
-        raise ValueError(f"unknown OS {os_name!r}; valid ones are: {valid}")
+        valid = ", ".join(sorted({r.os for r in EPHEMERAL_RANGES} | set(OS_ALIASES) | {"any"}))
+        raise UsageError(f"unknown OS {os_name!r}; valid ones are: {valid}")
     return picked
+
+
+# The client range when nothing better is known (RFC 6335, RFC 6056 section 3.2).
+IANA_DYNAMIC = ClientRange(49152, 65535)
+# ``--os any``: a client port of Linux (32768-60999) or of Windows, macOS and the BSDs (49152-65535).
+ANY_OS = ClientRange(32768, 65535, "any OS", "Linux 32768-60999 and Windows, macOS, NetBSD 49152-65535 together")
+# The pool one destination has on a Linux host with the kernel's default range: 28,232 ports.
+DEFAULT_POOL_SIZE = EPHEMERAL_RANGES[0].size
+
+
+def client_range(os_name: str | None) -> ClientRange:
+    """The client range an ``--os`` value puts in force: the first range listed for that OS (Windows is
+    Vista's 49152-65535, not XP's), ``any`` for 32768-65535, and IANA's 49152-65535 for None.
+
+    Raises UsageError listing the valid names when ``os_name`` is unknown.
+    """
+    if os_name is None:
+        return IANA_DYNAMIC
+    if os_name.strip().lower() == "any":
+        return ANY_OS
+    first = ranges_for_os(os_name)[0]
+    return ClientRange(first.low, first.high, first.label, first.source)
+
+
+def parse_client_range(text: str, where: str) -> ClientRange:
+    """An OS name (``windows``, ``any``) or a range written out (``1024-65535``: a NAT's pool).
+
+    ``where`` names the option or file line in the error (UsageError) when ``text`` is neither.
+    """
+    first, dash, last = text.partition("-")
+    if dash and first.strip().isdigit() and last.strip().isdigit():
+        low, high = int(first), int(last)
+        if not 0 < low <= high <= 65535:
+            raise UsageError(f"{where} {text!r}: a range is LOW-HIGH within 1-65535")
+        return ClientRange(low, high, f"{low}-{high}", f"{where} {text}")
+    try:
+        return client_range(text)
+    except UsageError as error:
+        raise UsageError(f"{where} {text!r}: {error}") from error

@@ -17,14 +17,21 @@ Why it is built this way:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from typing import Any
 
-from portscope.render._html_text import _dict, _dicts, _duration, _e, _epoch, _int, _n, _port, _utc
+from portscope.findings import SEVERITIES, Finding
+from portscope.render._html_blocks import (
+    MAX_ROWS,
+    evidence_html,
+    plural,
+    span_html,
+    table_html,
+    time_html,
+)
+from portscope.render._html_text import _dict, _dicts, _duration, _e, _epoch, _int, _n, _port
 from portscope.render.analyze_plots import (
     _AS_COLOUR,
     MAX_POINTS,
-    SEVERITIES,
     TOP_SERVICES,
     _port_map_svg,
     _services_svg,
@@ -32,24 +39,16 @@ from portscope.render.analyze_plots import (
     _severity_svg,
     _timeline_svg,
 )
+from portscope.render.findings import badge_html, findings_html, severity_css
 
-# The limits and severity order are importable from here, though the plots module defines three of them.
-__all__ = ["MAX_POINTS", "MAX_ROWS", "SEVERITIES", "TOP_SERVICES", "render_html"]
+# The limits are importable from here, though the plots and blocks modules define them.
+__all__ = ["MAX_POINTS", "MAX_ROWS", "TOP_SERVICES", "render_html"]
 
-MAX_ROWS = 300
-MAX_FINDINGS = 200
-MAX_EVIDENCE = 20
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
-_DOT = " \u00b7 "
 
 # ---------------------------------------------------------------------------------------------------------------
 # Values: every report value is shown through one of these, never interpolated raw.
-
-
-def _metric(value: object) -> str:
-    """A finding's metric: counts with separators, rates and seconds with three significant digits."""
-    return _n(value) if isinstance(value, int) and not isinstance(value, bool) else _e(value)
 
 
 def _bytes(value: object) -> str:
@@ -74,94 +73,8 @@ def _top_counts(counts: dict[str, Any], shown: int = 8) -> str:
     return text
 
 
-def _time(value: object) -> str:
-    """A report time as ``2026-11-23 04:36:54 UTC``; an unparseable one shown as it came, escaped."""
-    seconds = _epoch(value)
-    return _e(value) if seconds is None else _utc(seconds) + " UTC"
-
-
-def _span(first: object, last: object) -> str:
-    """``2026-11-23 04:00:00 \u2013 05:29:59 UTC``: the second date only when the day changes."""
-    start, end = _epoch(first), _epoch(last)
-    if start is None or end is None:
-        return f"{_time(first)} \u2013 {_time(last)}"
-    same_day = _utc(start, "%Y-%m-%d") == _utc(end, "%Y-%m-%d")
-    return f"{_utc(start)} \u2013 {_utc(end, '%H:%M:%S' if same_day else '%Y-%m-%d %H:%M:%S')} UTC"
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
-
-
-def _endpoint(addr: object, port: object) -> str:
-    """``10.0.0.1:443``, ``[2001:db8::1]:443``, or the address alone."""
-    text = _e(addr)
-    if _int(port) is None:
-        return text
-    return f"[{text}]:{_int(port)}" if isinstance(addr, str) and ":" in addr else f"{text}:{_int(port)}"
-
-
-def _badge(severity: object) -> str:
-    """A coloured severity label; the class comes from our list, the text shown is the (escaped) value."""
-    known = severity if isinstance(severity, str) and severity in SEVERITIES else "unknown"
-    return f'<span class="badge sev-{known}">{_e(severity)}</span>'
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # HTML building blocks. Cells are already-escaped HTML.
-
-
-def _table(
-    headers: Sequence[str],
-    rows: Iterable[Sequence[str]],
-    total: int,
-    numeric: Sequence[int] = (),
-    *,
-    nowrap: Sequence[int] = (),
-) -> str:
-    """A table of at most ``MAX_ROWS`` rows, then a line saying how many more the JSON has."""
-    kinds = [" class=num" if i in numeric else " class=nw" if i in nowrap else "" for i in range(len(headers))]
-    head = "".join(f"<th{kind}>{h}</th>" for kind, h in zip(kinds, headers, strict=True))
-    body = []
-    for count, row in enumerate(rows):
-        if count == MAX_ROWS:
-            break
-        cells = "".join(f"<td{kind}>{c}</td>" for kind, c in zip(kinds, row, strict=True))
-        body.append(f"<tr>{cells}</tr>")
-    more = total - len(body)
-    note = f'<p class="more">{more:,} more not shown (see <code>--json</code>)</p>' if more > 0 else ""
-    return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>{note}'
-    )
-
-
-def _evidence(evidence: object, is_open: bool) -> str:
-    """The sample flows behind a finding or an explained group, with the file and line they came from."""
-    ev = _dict(evidence)
-    sample = _dicts(ev.get("sample"))
-    flows = _int(ev.get("flows"))
-    if not sample:
-        return f'<p class="muted">Evidence: {_n(flows)} flows, no sample.</p>' if flows is not None else ""
-    rows = []
-    for s in sample[:MAX_EVIDENCE]:
-        where = _e(s.get("file")) + (f":{_e(_int(s.get('line')))}" if _int(s.get("line")) is not None else "")
-        rows.append(
-            [
-                _time(s.get("start")),
-                _endpoint(s.get("src"), s.get("src_port")),
-                _endpoint(s.get("dst"), s.get("dst_port")),
-                _e(s.get("protocol")),
-                _e(s.get("action")),
-                _e(s.get("tcp_flags")),
-                f"<code>{where}</code>",
-            ]
-        )
-    shown = min(len(sample), MAX_EVIDENCE)
-    summary = f"Evidence: {shown:,} of {_n(flows if flows is not None else len(sample))} flows"
-    table = _table(
-        ("Start", "Source", "Destination", "Proto", "Action", "Flags", "File:line"), rows, shown, nowrap=(0,)
-    )
-    return f"<details{' open' if is_open else ''}><summary>{summary}</summary>{table}</details>"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -171,11 +84,11 @@ def _evidence(evidence: object, is_open: bool) -> str:
 def _header(report: dict[str, Any]) -> str:
     summary = _dict(report.get("summary"))
     first, last = _epoch(summary.get("first_seen")), _epoch(summary.get("last_seen"))
-    span = _span(summary.get("first_seen"), summary.get("last_seen"))
+    span = span_html(summary.get("first_seen"), summary.get("last_seen"))
     if first is not None and last is not None:
         span += f"<br><small>{_duration(max(last - first, 0))}</small>"
     counts = _severity_counts(report)
-    found = " ".join(f"{_badge(s)} {counts[s]:,}" for s in SEVERITIES if counts[s])
+    found = " ".join(f"{badge_html(s)} {counts[s]:,}" for s in reversed(SEVERITIES) if counts[s])
     cards = [
         ("Flows", _n(summary.get("flows"))),
         ("Time span", span),
@@ -184,7 +97,7 @@ def _header(report: dict[str, Any]) -> str:
         ("Engine", f"{_e(report.get('engine'))}<br><small>OS ranges: {_ranges(report)}</small>"),
     ]
     parts = ['<header><h1>portscope analyze</h1><p class="muted">']
-    parts.append(f"Generated {_time(report.get('generated'))} \u00b7 schema {_e(report.get('schema'))}</p>")
+    parts.append(f"Generated {time_html(report.get('generated'))} \u00b7 schema {_e(report.get('schema'))}</p>")
     parts.append('<div class="cards">' + "".join(f"<div><h4>{k}</h4><p>{v}</p></div>" for k, v in cards) + "</div>")
     mix = []
     for key in ("protocols", "actions", "orientation"):
@@ -220,45 +133,11 @@ def _header(report: dict[str, Any]) -> str:
         )
         parts.append(
             "<h3>Inputs</h3>"
-            + _table(("File", "Format", "Flows", "Bad records", "Skipped lines"), rows, len(inputs), (2, 3, 4))
+            + table_html(("File", "Format", "Flows", "Bad records", "Skipped lines"), rows, len(inputs), (2, 3, 4))
         )
     if any(counts.values()):
         parts.append(_severity_svg(counts))
     return "".join(parts) + "</header>"
-
-
-def _findings(findings: list[dict[str, Any]]) -> str:
-    parts = [f'<section id="findings"><h2>Findings <small>({len(findings):,})</small></h2>']
-    if not findings:
-        parts.append('<p class="muted">No findings.</p>')
-    for number, f in enumerate(findings[:MAX_FINDINGS], start=1):
-        sev = f.get("severity")
-        known = sev if isinstance(sev, str) and sev in SEVERITIES else "unknown"
-        meta = [f"<code>{_e(f.get('kind'))}</code>"]
-        mitre = _dict(f.get("mitre"))
-        if mitre:
-            meta.append(f"MITRE ATT&amp;CK <b>{_e(mitre.get('id'))}</b> {_e(mitre.get('name'))}")
-        if f.get("src") is not None or f.get("dst") is not None:
-            target = _e(f.get("dst")) + (f" port {_port(f)}" if _int(f.get("port")) is not None else "")
-            meta.append(f"{_e(f.get('src'))} \u2192 {target}")
-        elif _int(f.get("port")) is not None:
-            meta.append(f"port {_port(f)}")
-        meta.append(_span(f.get("first_seen"), f.get("last_seen")))
-        metrics = _dict(f.get("metrics"))
-        chips = "".join(f"<div><dt>{_e(k)}</dt><dd>{_metric(v)}</dd></div>" for k, v in metrics.items())
-        parts.append(
-            f'<article class="finding sev-{known}" id="finding-{number}"><h3>{_badge(sev)} <span class="fid">'
-            f"{_e(f.get('id'))}</span> {_e(f.get('title'))}</h3>"
-            f'<p class="meta">{_DOT.join(meta)}</p>'
-            + (f'<dl class="metrics">{chips}</dl>' if chips else "")
-            + _evidence(f.get("evidence"), number <= 10)
-            + "</article>"
-        )
-    if len(findings) > MAX_FINDINGS:
-        parts.append(
-            f'<p class="more">{len(findings) - MAX_FINDINGS:,} more findings not shown (see <code>--json</code>)</p>'
-        )
-    return "".join(parts) + "</section>"
 
 
 def _ports(report: dict[str, Any]) -> str:
@@ -288,7 +167,7 @@ def _ports(report: dict[str, Any]) -> str:
             _client_ports(s),
             _n(s.get("allowed")),
             _n(s.get("denied")),
-            _span(s.get("first_seen"), s.get("last_seen")),
+            span_html(s.get("first_seen"), s.get("last_seen")),
         ]
         for s in services
     )
@@ -307,7 +186,7 @@ def _ports(report: dict[str, Any]) -> str:
         "Seen",
     )
     parts.append(
-        _table(headers, rows, len(services), (3, 4, 5, 6, 7, 8, 9, 10))
+        table_html(headers, rows, len(services), (3, 4, 5, 6, 7, 8, 9, 10))
         if services
         else '<p class="muted">No services.</p>'
     )
@@ -320,7 +199,7 @@ def _ports(report: dict[str, Any]) -> str:
         for p in odd
     )
     parts.append(
-        _table(("Port", "Service", "Flows", "Range", "Ephemeral"), rows, len(odd), (2,))
+        table_html(("Port", "Service", "Flows", "Range", "Ephemeral"), rows, len(odd), (2,))
         if odd
         else '<p class="muted">None: every port is a service or a client of one.</p>'
     )
@@ -329,7 +208,7 @@ def _ports(report: dict[str, Any]) -> str:
 
 def _explained(groups: list[dict[str, Any]]) -> str:
     parts = [
-        f'<section id="explained"><h2>Explained <small>({_plural(len(groups), "group")}, never findings)</small></h2>'
+        f'<section id="explained"><h2>Explained <small>({plural(len(groups), "group")}, never findings)</small></h2>'
     ]
     if not groups:
         parts.append('<p class="muted">Nothing that looked odd needed explaining.</p>')
@@ -337,7 +216,7 @@ def _explained(groups: list[dict[str, Any]]) -> str:
         parts.append(
             f'<article class="explained"><h3><code>{_e(g.get("kind"))}</code> '
             f"<small>{_n(g.get('flows'))} flows</small></h3><p>{_e(g.get('text'))}</p>"
-            + _evidence(g.get("evidence"), False)
+            + evidence_html(g.get("evidence"), False)
             + "</article>"
         )
     if len(groups) > MAX_ROWS:
@@ -376,7 +255,7 @@ def _talkers(talkers: list[dict[str, Any]]) -> str:
         for t in talkers
     )
     headers = ("Address", "Flows", "Bytes", "Peers", "Ports", "As client", "As server", "Denied")
-    return "".join(parts) + _table(headers, rows, len(talkers), (1, 2, 3, 4, 5, 6, 7)) + "</section>"
+    return "".join(parts) + table_html(headers, rows, len(talkers), (1, 2, 3, 4, 5, 6, 7)) + "</section>"
 
 
 def _thresholds(report: dict[str, Any]) -> str:
@@ -384,7 +263,7 @@ def _thresholds(report: dict[str, Any]) -> str:
     if not values:
         return ""
     rows = ([f"<code>{_e(k)}</code>", _e(v)] for k, v in values.items())
-    return f"<details><summary>Thresholds</summary>{_table(('Name', 'Value'), rows, len(values))}</details>"
+    return f"<details><summary>Thresholds</summary>{table_html(('Name', 'Value'), rows, len(values))}</details>"
 
 
 _CSS = """
@@ -399,11 +278,9 @@ small,.muted{color:#868e96}code{font:12px ui-monospace,Menlo,Consolas,monospace;
 .cards div{background:#f8f9fa;border-radius:6px;padding:8px 12px}
 .cards h4{margin:0;font-size:12px;color:#868e96;text-transform:uppercase}.cards p{margin:4px 0 0;font-size:16px}
 .badge{display:inline-block;padding:1px 7px;border-radius:9px;color:#fff;font-size:12px;font-weight:600}
-.badge{background:#495057}.badge.sev-critical{background:#7d1128}.badge.sev-high{background:#c92a2a}
-.badge.sev-medium{background:#e67700}.badge.sev-low{background:#1971c2}.badge.sev-info{background:#868e96}
+.badge{background:#495057}
 .finding{border-left:5px solid #adb5bd;padding:4px 14px;margin:14px 0;background:#fcfcfd}
-.finding.sev-critical{border-color:#7d1128}.finding.sev-high{border-color:#c92a2a}
-.finding.sev-medium{border-color:#e67700}.finding.sev-low{border-color:#1971c2}
+.detail{margin:4px 0}.fix{margin:4px 0 8px}
 .finding h3{margin:8px 0 2px}.fid{color:#868e96;font-weight:400}.meta{margin:2px 0;color:#495057}
 .metrics{display:flex;flex-wrap:wrap;gap:6px;margin:6px 0}
 .metrics div{background:#e9ecef;border-radius:4px;padding:2px 8px}
@@ -421,13 +298,14 @@ tbody tr:nth-child(even){background:#fafbfc}.more{color:#868e96;font-style:itali
 svg text{font:12px system-ui,sans-serif;fill:#343a40}svg .ptitle{font-size:15px;font-weight:600}
 svg .axis{font-size:12px;fill:#495057}svg .muted{fill:#868e96;font-size:11px}svg .grid{stroke:#e9ecef}
 svg .tick,svg .axisline{stroke:#868e96}svg .pt{fill-opacity:.75}
-"""
+""" + severity_css()
 
 
 def render_html(report: dict[str, Any]) -> str:
     """The whole page for one ``portscope.analyze/1`` document; missing keys show as absent, never fail."""
     summary = _dict(report.get("summary"))
-    findings = _dicts(report.get("findings"))
+    raw = report.get("findings")
+    findings = [f for f in raw if isinstance(f, (dict, Finding))] if isinstance(raw, list) else []
     timeline = _timeline_svg(_dict(report.get("timeline")))
     title = f"portscope analyze: {_n(summary.get('flows'))} flows, {len(findings):,} findings"
     nav = "".join(
@@ -442,7 +320,7 @@ def render_html(report: dict[str, Any]) -> str:
     )
     body = [
         _header(report),
-        _findings(findings),
+        findings_html(findings),
         '<section id="timeline"><h2>Timeline</h2>' + (timeline or '<p class="muted">No timeline.</p>') + "</section>",
         _ports(report),
         _explained(_dicts(report.get("explained"))),

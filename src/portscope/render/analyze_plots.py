@@ -14,21 +14,17 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from portscope.findings import SEVERITIES
 from portscope.render._html_text import _dict, _dicts, _duration, _e, _epoch, _int, _n, _port, _utc
+from portscope.render.findings import SEVERITY_COLOUR
 from portscope.render.sanitize import for_terminal
 
 MAX_POINTS = 3000
 TOP_SERVICES = 15
 _MAX_SLOTS = 600  # the spec promises at most 500 timeline buckets; coarser ones are merged past this
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-_SEVERITY_COLOUR = {
-    "critical": "#7d1128",
-    "high": "#c92a2a",
-    "medium": "#e67700",
-    "low": "#1971c2",
-    "info": "#868e96",
-}
+# Severities as the plot lists them: the most severe first.
+_DESCENDING = tuple(reversed(SEVERITIES))
 _AS_COLOUR = {"service": "#1971c2", "both": "#7048e8", "client": "#adb5bd", "unexplained": "#e8590c"}
 _CLASS_COLOUR = {
     "service": "#1971c2",
@@ -104,9 +100,9 @@ def _nice_ticks(top: float, count: int = 5) -> list[float]:
 def _severity_counts(report: dict[str, Any]) -> dict[str, int]:
     counted = _dict(_dict(report.get("summary")).get("findings"))
     if counted:
-        return {s: _int(counted.get(s)) or 0 for s in SEVERITIES}
+        return {s: _int(counted.get(s)) or 0 for s in _DESCENDING}
     findings = _dicts(report.get("findings"))
-    return {s: sum(1 for f in findings if f.get("severity") == s) for s in SEVERITIES}
+    return {s: sum(1 for f in findings if f.get("severity") == s) for s in _DESCENDING}
 
 
 def _value_axis(ticks: list[float], left: float, plot_w: float, top: float, bottom: float) -> list[str]:
@@ -124,18 +120,18 @@ def _severity_svg(counts: dict[str, int]) -> str:
     plot_w, row = width - left - right, 26
     ticks = _nice_ticks(max(counts.values(), default=0) or 1, 4)
     body = _value_axis(ticks, left, plot_w, top, top + 5 * row)
-    for i, severity in enumerate(SEVERITIES):
+    for i, severity in enumerate(_DESCENDING):
         y, value = top + i * row, counts[severity]
         bar_w = value / ticks[-1] * plot_w
         body.append(f'<text x="{left - 6}" y="{y + 17}" text-anchor="end">{severity}</text>')
         body.append(
             f'<rect class="bar" x="{left}" y="{y + 4}" width="{bar_w:.1f}" height="{row - 8}"'
-            f' fill="{_SEVERITY_COLOUR[severity]}"><title>{severity}: {value:,} findings</title></rect>'
+            f' fill="{SEVERITY_COLOUR[severity]}"><title>{severity}: {value:,} findings</title></rect>'
         )
         body.append(f'<text x="{left + bar_w + 5:.1f}" y="{y + 17}">{value:,}</text>')
     body.append(_axis_label(left + plot_w / 2, height - 10, "findings"))
     body.append(_axis_label(14, top + 2.5 * row, "severity", vertical=True))
-    desc = "Findings by severity: " + ", ".join(f"{s} {counts[s]:,}" for s in SEVERITIES) + "."
+    desc = "Findings by severity: " + ", ".join(f"{s} {counts[s]:,}" for s in _DESCENDING) + "."
     return _svg("severity", width, height, "Findings by severity", desc, body)
 
 

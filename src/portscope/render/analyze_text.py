@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from portscope.render.findings import findings_text
 from portscope.render.sanitize import for_terminal
 from portscope.render.style import Style
 from portscope.render.table import render_table
 
 __all__ = ["render_text"]
-
-_SEVERITY_STYLE = {"critical": ("bold", "red"), "high": ("red",), "medium": ("yellow",), "low": ("cyan",), "info": ()}
 
 
 def render_text(report: dict[str, Any], style: Style, *, top: int = 20) -> str:
@@ -37,31 +36,12 @@ def render_text(report: dict[str, Any], style: Style, *, top: int = 20) -> str:
     hosts = len(report.get("hosts") or ())
     own = f"; {hosts} host{'s' if hosts != 1 else ''} with their own (--host-os)" if hosts else ""
     out.append(f"  client port range: {for_terminal(str(report.get('os')))} {low}-{high}{own}")
-    out += ["", *_findings(report["findings"], style)]
+    out += ["", *findings_text(report["findings"], style)]
     out += ["", *_services(report["services"], style, top)]
     out += ["", *_explained(report["explained"], style)]
     out += ["", *_ports(report["ports"], style)]
     out += ["", *_talkers(report["talkers"], style, top)]
     return "\n".join(out) + "\n"
-
-
-def _findings(findings: list[dict[str, Any]], style: Style) -> list[str]:
-    if not findings:
-        return [style("Findings: none", "bold", "green")]
-    out = [style(f"Findings ({len(findings)})", "bold")]
-    for f in findings:
-        mitre = f" [{f['mitre']['id']}]" if f.get("mitre") else ""
-        severity = style(f["severity"].upper().ljust(8), *_SEVERITY_STYLE[f["severity"]])
-        out.append(f"  {f['id']:<4} {severity} {for_terminal(f['title'])}{mitre}")
-        sample = f["evidence"]["sample"][:3]
-        for e in sample:
-            where = f"{e['file']}:{e['line']}"
-            flow = f"{e['src']}:{e['src_port']} -> {e['dst']}:{e['dst_port']} {e['protocol']} {e['action']}"
-            out.append(style(f"         {for_terminal(where)}  {e['start']}  {for_terminal(flow)}", "dim"))
-        more = f["evidence"]["flows"] - len(sample)
-        if more > 0:
-            out.append(style(f"         ... {more} more flows (--json for {len(f['evidence']['sample'])})", "dim"))
-    return out
 
 
 def _services(services: list[dict[str, Any]], style: Style, top: int) -> list[str]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO
 
+from portscope.errors import UsageError
+
 __all__ = ["FORMATS", "FlowWriter", "format_for"]
 
 FORMATS = ("parquet", "csv", "jsonl")
@@ -33,7 +35,7 @@ class FlowWriter:
 
     def __init__(self, out: BinaryIO, fmt: str, schema: Any) -> None:
         if fmt not in FORMATS:
-            raise ValueError(f"unknown output format {fmt!r}; valid ones are: {', '.join(FORMATS)}")
+            raise UsageError(f"unknown output format {fmt!r}; valid ones are: {', '.join(FORMATS)}")
         self.out = out
         self.fmt = fmt
         self.schema = schema

@@ -11,11 +11,14 @@ from typing import Any, TextIO
 
 import orjson
 
+from portscope.findings import Finding
+from portscope.host.columns import SOCKET_KEYS
 from portscope.host.owners import OWNER_NOTES
 from portscope.host.roles import REASONS
 from portscope.host.sockets import Snapshot
 from portscope.host.table import SocketTable
-from portscope.records import EphemeralHealth, Finding, Socket
+from portscope.records import EphemeralHealth, Socket
+from portscope.render.findings import findings_json
 from portscope.render.sanitize import for_csv
 
 __all__ = ["LIVE_SCHEMA", "write_csv", "write_json"]
@@ -31,18 +34,10 @@ def _record(value: Any) -> Any:
     return value
 
 
-# A socket's JSON object: its own facts. Who its process is (exe, command line) is said once per process
-# in "processes", not once per socket: 8,000 sockets of one server need not repeat its command line.
-SOCKET_KEYS = (
-    "protocol", "family", "state", "local_address", "local_port", "remote_address", "remote_port",
-    "role", "role_basis", "role_reason", "exposure", "dual_stack", "local_service", "remote_service",
-    "local_ephemeral", "remote_ephemeral", "pid", "pids", "process", "user", "owner_note", "inode", "namespace",
-    "published",
-)  # fmt: skip
-
-
 def socket_rows(table: SocketTable) -> list[tuple[Any, ...]]:
-    """One array per socket, its values in ``SOCKET_KEYS`` order.
+    """One array per socket, its values in ``SOCKET_KEYS`` order (the columns ``live --json`` carries:
+    its own facts; who its process is, exe and command line, is said once per process in
+    "processes", not once per socket: 8,000 sockets of one server need not repeat its command line).
 
     Arrays under one ``socket_fields`` header, not an object per socket: on a busy host the objects
     are most of the work (building 100,000 dicts of 24 keys takes ~0.35 s in CPython, three times the
@@ -85,7 +80,7 @@ def write_json(
         "attribution": snap.attribution.as_dict(),
         "notes": snap.notes,
         "health": [_record(h) for h in health],
-        "findings": [_record(f) for f in findings],
+        "findings": findings_json(findings),
         "reasons": REASONS,
         "owner_notes": OWNER_NOTES,
         "processes": _processes(table),

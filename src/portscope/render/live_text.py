@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import time
 
+from portscope.findings import Finding
 from portscope.host.owners import OWNER_NOTES
 from portscope.host.roles import REASONS
 from portscope.host.sockets import Snapshot
 from portscope.host.summary import ConnectionGroup, Summary
 from portscope.host.table import SocketTable
-from portscope.records import EphemeralHealth, Finding
+from portscope.records import EphemeralHealth
+from portscope.render.findings import findings_text
 from portscope.render.sanitize import for_terminal
 from portscope.render.style import Style
 from portscope.render.table import render_table
 
 __all__ = ["render_socket_table", "render_summary"]
-
-_SEVERITY_COLOUR = {"critical": "red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
 def _who(process: str | None, pids: tuple[int, ...]) -> str:
@@ -45,17 +45,6 @@ def _health_lines(health: list[EphemeralHealth], style: Style) -> list[str]:
                 f"    busiest destination {w.remote_address}:{w.remote_port}/{w.protocol}: {w.ports} ports "
                 f"({w.fraction:.1%} of the pool), {w.time_wait} in TIME_WAIT"
             )
-    return lines
-
-
-def _finding_lines(findings: list[Finding], style: Style) -> list[str]:
-    lines = []
-    for f in findings:
-        tag = style(f"[{f.severity}]", _SEVERITY_COLOUR.get(f.severity, "bold"))
-        lines.append(f"  {tag} {for_terminal(f.title)}")
-        lines.append(f"      {for_terminal(f.detail)}")
-        if f.fix:
-            lines.append(f"      fix: {for_terminal(f.fix)}")
     return lines
 
 
@@ -124,8 +113,7 @@ def render_summary(
 
     out += ["", style("Ephemeral ports", "bold")]
     out += _health_lines(health, style)
-    out += ["", style(f"Findings ({len(findings)})", "bold")]
-    out += _finding_lines(findings, style) or ["  none"]
+    out += ["", *findings_text(findings, style)]
     if snap.notes:
         out += ["", style("Notes", "bold")]
         out += [f"  {for_terminal(n)}" for n in snap.notes]

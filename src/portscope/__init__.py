@@ -7,6 +7,8 @@ The public API, re-exported once here::
     'ephemeral-client'
 
 Heavy libraries are never imported by this module: ``portscope explain`` starts in milliseconds.
+:class:`~portscope.findings.Finding` and :class:`~portscope.findings.Severity` are imported on first
+use (they bring dataclasses and hashlib, which ``explain`` does not need).
 """
 
 from __future__ import annotations
@@ -15,24 +17,45 @@ __version__ = "0.1.0"
 
 from portscope.errors import DataError, PlatformError, PortscopeError, PortSpecError, UsageError
 from portscope.explain import explain, explain_port, explain_range
+from portscope.ports.classify import classify
 from portscope.records import (
+    ClientRange,
     EphemeralRange,
     HostPortRange,
     IanaEntry,
+    PortClass,
     PortExplanation,
     PortQuery,
     RangeExplanation,
     RangeMembership,
     RangeOverlap,
     ServiceDbEntry,
+    Subject,
 )
 
+TYPE_CHECKING = False  # mypy treats this name as True
+if TYPE_CHECKING:
+    from portscope.findings import Finding, Severity
+
+
+def __getattr__(name: str) -> object:
+    """``Finding`` and ``Severity``, imported when first asked for."""
+    if name in ("Finding", "Severity"):
+        from portscope import findings
+
+        return getattr(findings, name)
+    raise AttributeError(f"module 'portscope' has no attribute {name!r}")
+
+
 __all__ = [
+    "ClientRange",
     "DataError",
     "EphemeralRange",
+    "Finding",
     "HostPortRange",
     "IanaEntry",
     "PlatformError",
+    "PortClass",
     "PortExplanation",
     "PortQuery",
     "PortSpecError",
@@ -41,8 +64,11 @@ __all__ = [
     "RangeMembership",
     "RangeOverlap",
     "ServiceDbEntry",
+    "Severity",
+    "Subject",
     "UsageError",
     "__version__",
+    "classify",
     "explain",
     "explain_port",
     "explain_range",

@@ -3,7 +3,7 @@
 The schema is data: each column declares its name, Arrow type, unit and description, and both the
 Arrow schema (:func:`flow_schema`) and docs/schema.md (:func:`schema_markdown`, checked by a test)
 are generated from :data:`FLOW_COLUMNS`. Sources yield ``pyarrow.RecordBatch`` objects in this
-schema, a batch at a time, so a 10 GB input never sits in memory whole (:class:`FlowBatchBuilder`).
+schema (:func:`batch_from_columns`), a batch at a time, so a 10 GB input never sits in memory whole.
 
 Conventions every source follows:
 - Missing is null, never a fake 0 or epoch (zat's dash_mapper turns Zeek's ``-`` into port 0: not here).
@@ -18,12 +18,10 @@ Conventions every source follows:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 __all__ = [
     "FLOW_COLUMNS",
-    "FlowBatchBuilder",
     "FlowColumn",
     "column_names",
     "flow_schema",
@@ -179,37 +177,6 @@ def schema_markdown() -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-class FlowBatchBuilder:
-    """Collects flows row by row (or column by column) and hands out Arrow record batches of ``size`` rows.
-
-    Sources append plain Python values to :attr:`columns` (a dict of lists keyed by column name; a
-    missing key means all-null) and call :meth:`ready` to learn whether a batch is due. This keeps
-    memory bounded by the batch size, not the input.
-    """
-
-    def __init__(self, size: int = 65536) -> None:
-        self.size = size
-        self.columns: dict[str, list[Any]] = {c.name: [] for c in FLOW_COLUMNS}
-        self.rows = 0
-
-    def append(self, **values: Any) -> None:
-        """One flow; columns not named are null."""
-        for name, column in self.columns.items():
-            column.append(values.get(name))
-        self.rows += 1
-
-    def ready(self) -> bool:
-        return self.rows >= self.size
-
-    def flush(self) -> Iterator[Any]:
-        """Yield the collected rows as one ``pyarrow.RecordBatch`` (nothing when empty), then start afresh."""
-        if not self.rows:
-            return
-        yield batch_from_columns(self.columns, self.rows)
-        self.columns = {c.name: [] for c in FLOW_COLUMNS}
-        self.rows = 0
 
 
 def batch_from_columns(columns: dict[str, Any], rows: int) -> Any:

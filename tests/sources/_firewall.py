@@ -1,4 +1,4 @@
-"""Helpers for the firewall-log source tests: files to tables, golden files, the skipped count."""
+"""Helpers for the firewall-log source tests: files to tables, golden files."""
 
 from __future__ import annotations
 
@@ -38,8 +38,3 @@ def golden(folder: str, name: str) -> tuple[Path, list[dict[str, Any]]]:
     path = DATA / folder / name
     expected = path.with_name(path.name.rsplit(".", 1)[0] + ".expected.jsonl")
     return path, [json.loads(line) for line in expected.read_text(encoding="utf-8").splitlines()]
-
-
-def skipped(stats: ParseStats) -> int:
-    """Lines that were no packet log (not errors): ``stats.skipped`` as the firewall sources keep it."""
-    return int(getattr(stats, "skipped", 0))

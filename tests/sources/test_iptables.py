@@ -17,9 +17,8 @@ from portscope.errors import DataError
 from portscope.flows import flow_schema
 from portscope.sources import ParseStats, ReadContext, iptables
 from portscope.sources._kernel_batch import rows_batch
-from portscope.sources._rows import count_skipped
 from portscope.sources._syslog import TimeContext
-from tests.sources._firewall import OPTIONS, golden, plain_rows, skipped, table_of
+from tests.sources._firewall import OPTIONS, golden, plain_rows, table_of
 from tests.sources._flowtest import fuzz_once, mutations, read
 
 FIXTURES = ["ufw_syslog.log", "nftables_iso.log", "journal_json.json", "journal_export.export", "dmesg.txt"]
@@ -39,7 +38,7 @@ def test_golden_details_by_hand() -> None:
     path, _ = golden("iptables", "ufw_syslog.log")
     stats = ParseStats()
     rows = plain_rows(table_of(path, "iptables", stats))
-    assert skipped(stats) == 3  # sshd, CRON and the e1000e link message
+    assert stats.skipped == 3  # sshd, CRON and the e1000e link message
     first = rows[0]
     assert (first["src_addr"], first["src_port"], first["dst_port"], first["bytes_out"]) == (
         "203.0.113.7",
@@ -109,7 +108,7 @@ def test_every_psad_file_parses(shared_data: Path) -> None:
         stats = ParseStats()
         table = table_of(path, "iptables", stats, year=2015)
         lines = len(path.read_bytes().splitlines())
-        assert (stats.bad, skipped(stats), table.num_rows) == (0, 0, lines), (path.name, stats.examples)
+        assert (stats.bad, stats.skipped, table.num_rows) == (0, 0, lines), (path.name, stats.examples)
         assert path.name in expected_files
 
 
@@ -190,7 +189,7 @@ def test_non_log_lines_are_skipped_not_bad() -> None:
     """Other programs' lines, blank lines and other kernel messages are skipped and counted as such."""
     data = b"Jan 15 10:23:45 h sshd[1]: Accepted publickey for root\n\nJan 15 10:23:46 h kernel: usb 1-1: new device\n"
     table, stats = read("iptables", data)
-    assert (table.num_rows, stats.bad, skipped(stats)) == (0, 0, 3)
+    assert (table.num_rows, stats.bad, stats.skipped) == (0, 0, 3)
 
 
 def test_crlf_invalid_utf8_and_binary() -> None:
@@ -201,7 +200,7 @@ def test_crlf_invalid_utf8_and_binary() -> None:
     assert plain_rows(table) == expected
     line = path.read_bytes().splitlines()[0].replace(b"[UFW BLOCK]", b"[UFW \xff BLOCK]")
     table, stats = read("iptables", line + b"\n\x00\x01\x02\xff\xfe garbage\n", options=OPTIONS)
-    assert table.column("rule").to_pylist() == ["[UFW \ufffd BLOCK]"] and stats.bad == 0 and skipped(stats) == 1
+    assert table.column("rule").to_pylist() == ["[UFW \ufffd BLOCK]"] and stats.bad == 0 and stats.skipped == 1
 
 
 def test_year_and_timezone_options() -> None:
@@ -233,7 +232,7 @@ def _reference(data: bytes) -> tuple[list[dict[str, Any]], ParseStats]:
     for number, line in enumerate(data.split(b"\n")[:-1], 1):
         row = iptables._parse_line(line, number, context, times)
         if row is None:
-            count_skipped(context, 1)
+            stats.count_skipped(1)
         elif row is not False:
             rows.append(row)
     table = (
@@ -249,7 +248,7 @@ def _agree(lines: list[bytes]) -> None:
     table, stats = read("iptables", data, options=OPTIONS)
     expected, reference = _reference(data)
     assert table.to_pylist() == expected
-    assert (stats.bad, dict(stats.kinds), skipped(stats)) == (reference.bad, dict(reference.kinds), skipped(reference))
+    assert (stats.bad, dict(stats.kinds), stats.skipped) == (reference.bad, dict(reference.kinds), reference.skipped)
 
 
 def _sample_lines() -> list[bytes]:

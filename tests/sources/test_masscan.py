@@ -41,9 +41,9 @@ def test_list() -> None:
 def test_banners_are_skipped_not_bad() -> None:
     """--banners findings (JSON service objects, -oL banner lines) are counted as skipped."""
     table, stats = read("masscan", fixture("masscan", "masscan-banners.json"))
-    assert (table.num_rows, stats.bad, stats.skipped) == (2, 0, 1)  # type: ignore[attr-defined]
+    assert (table.num_rows, stats.bad, stats.skipped) == (2, 0, 1)
     table, stats = read("masscan", fixture("masscan", "masscan-banners.list"))
-    assert (table.num_rows, stats.bad, stats.skipped) == (2, 0, 2)  # type: ignore[attr-defined]
+    assert (table.num_rows, stats.bad, stats.skipped) == (2, 0, 2)
 
 
 def test_trailing_comma_quirk() -> None:

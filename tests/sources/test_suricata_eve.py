@@ -74,7 +74,7 @@ def test_suricata_verify_checks_hold(test: str) -> None:
 def test_skipped_events_are_counted_not_bad() -> None:
     """dns, http, fileinfo, stats events are no flows: skipped and counted as skipped, never as bad records."""
     table, stats = read("suricata_eve", fixture("suricata_eve", "decode-teredo-01.eve.json"))
-    assert (table.num_rows, stats.bad, stats.skipped) == (15, 0, 24)  # type: ignore[attr-defined]
+    assert (table.num_rows, stats.bad, stats.skipped) == (15, 0, 24)
 
 
 def test_bytes_are_link_layer_so_null_by_default() -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from portscope.errors import DataError
 from portscope.sources import ParseStats, windows_firewall
-from tests.sources._firewall import golden, plain_rows, skipped, table_of
+from tests.sources._firewall import golden, plain_rows, table_of
 from tests.sources._flowtest import fuzz_once, mutations, read
 
 PATH, EXPECTED = golden("windows-firewall", "pfirewall.slice.log")
@@ -24,7 +24,7 @@ HEADER = (
 def test_golden_slice() -> None:
     stats = ParseStats()
     assert plain_rows(table_of(PATH, "windows_firewall", stats)) == EXPECTED
-    assert (stats.bad, skipped(stats)) == (0, 1)  # one INFO-EVENTS-LOST record
+    assert (stats.bad, stats.skipped) == (0, 1)  # one INFO-EVENTS-LOST record
 
 
 def test_whole_real_log(shared_data: Path) -> None:
@@ -32,7 +32,7 @@ def test_whole_real_log(shared_data: Path) -> None:
     path = shared_data / "windows-firewall" / "pfirewall.BetaHydri.2021-06.log"
     stats = ParseStats()
     table = table_of(path, "windows_firewall", stats)
-    assert (table.num_rows, stats.bad, skipped(stats)) == (16807, 0, 2)
+    assert (table.num_rows, stats.bad, stats.skipped) == (16807, 0, 2)
     actions = dict(zip(*[c.to_pylist() for c in pc.value_counts(table.column("action")).flatten()], strict=True))
     assert actions == {"deny": 11688, "allow": 5119}
     protocols = dict(zip(*[c.to_pylist() for c in pc.value_counts(table.column("protocol")).flatten()], strict=True))

@@ -6,8 +6,10 @@ A source is a module with ``NAME``, ``DESCRIPTION``, ``sniff(head, label) -> int
 (:mod:`portscope.flows`). Adding a format is one module here and one line in :data:`SOURCE_NAMES`.
 
 Bad records never stop a run: :class:`ParseStats` counts them by kind and keeps the first few as
-``file:line: what was wrong``; with ``strict`` the first bad record raises DataError instead. Lines
-that are no record of the format at all (a cron line in a syslog file) are ``skipped``, not bad.
+``file:line: what was wrong``; with ``strict`` the first bad record raises DataError instead. A
+reader's field checks raise ``_records.BadRecord``, whose ``kind`` is one of a documented set. Lines
+that are no record of the format at all (a cron line in a syslog file) are ``skipped``
+(:meth:`ParseStats.count_skipped`), not bad.
 """
 
 from __future__ import annotations
@@ -65,6 +67,10 @@ class ParseStats:
         self.kinds[kind] += 1
         if len(self.examples) < _EXAMPLES:
             self.examples.append(message)
+
+    def count_skipped(self, lines: int) -> None:
+        """Count lines or events that are no record of the format (a cron line, a dns event): not bad records."""
+        self.skipped += lines
 
 
 @dataclass

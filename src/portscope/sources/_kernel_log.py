@@ -28,8 +28,9 @@ from __future__ import annotations
 import ipaddress
 from typing import NamedTuple
 
+from portscope.sources._records import BadRecord
+
 __all__ = [
-    "BadRecord",
     "Packet",
     "action_of",
     "direction_of",
@@ -54,15 +55,6 @@ _NAMES_BY_NUMBER = {number: name for name, number in PROTOCOLS.values()}
 _PORTED = frozenset(("tcp", "udp", "udplite"))  # nf_log_syslog.c prints SCTP as PROTO=132, no ports
 _DENY_WORDS = ("BLOCK", "DROP", "REJECT", "DENY")
 _ALLOW_WORDS = ("ALLOW", "ACCEPT")
-
-
-class BadRecord(Exception):
-    """A line that looks like a packet log but cannot be one: ``kind`` for the counts, ``detail`` to show."""
-
-    def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(f"{kind}: {detail}")
-        self.kind = kind
-        self.detail = detail
 
 
 class Packet(NamedTuple):

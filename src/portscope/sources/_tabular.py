@@ -2,7 +2,7 @@
 
 Large logs (a day of Zeek conn.log is millions of lines) are read a chunk of whole lines at a time
 (:func:`line_chunks`), each chunk converted by Arrow's C++ code (pyarrow.csv, pyarrow.compute), and
-the result cut into ``ctx.batch_size`` rows (:class:`Rebatcher`): memory follows the chunk and batch
+the result cut into ``ctx.batch_size`` rows (:func:`slices`): memory follows the chunk and batch
 sizes, never the file's. The per-row Python code is kept for the rare chunk that needs it (a bad
 line), so a bad record costs a slow chunk, not a slow file.
 """
@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from portscope.flows import FLOW_COLUMNS, batch_from_columns
+from portscope.sources._records import BadRecord
 
 __all__ = [
     "CHUNK_SIZE",
@@ -21,16 +21,11 @@ __all__ = [
     "MAX_LINE",
     "PORT_PROTOCOLS",
     "PROTOCOL_NAMES",
-    "BadValue",
     "Readable",
     "Replayed",
-    "RowBuilder",
     "address",
-    "constant",
     "count",
-    "count_skipped",
     "first_byte",
-    "flow_batch",
     "is_ip",
     "iso_micros",
     "json_array_items",
@@ -149,59 +144,6 @@ def line_numbers(first: int, count: int) -> Any:
     return pa.array(np.arange(first, first + count, dtype=np.uint64))
 
 
-def constant(value: str, rows: int) -> Any:
-    """A dictionary-encoded column holding one string ``rows`` times (``source_format``, ``evidence_file``)."""
-    import numpy as np
-    import pyarrow as pa
-
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, dtype=np.int32)), pa.array([value], pa.string()))
-
-
-def flow_batch(columns: dict[str, Any], rows: int, name: str, label: str) -> Any:
-    """A flow-schema RecordBatch from ``columns``, with ``source_format`` and ``evidence_file`` filled in."""
-    columns = dict(columns)
-    columns["source_format"] = constant(name, rows)
-    columns["evidence_file"] = constant(label, rows)
-    return batch_from_columns(columns, rows)
-
-
-class RowBuilder:
-    """Flow rows appended one at a time as keyword values, handed out as flow batches.
-
-    For the sources whose records are parsed one by one in Python anyway (JSON events, XML, auth
-    lines): unnamed columns stay null, and ``source_format``/``evidence_file`` are constant columns.
-    """
-
-    _NAMES = tuple(c.name for c in FLOW_COLUMNS if c.name not in ("source_format", "evidence_file"))
-
-    def __init__(self, name: str, label: str, size: int) -> None:
-        self.name = name
-        self.label = label
-        self.size = max(1, size)
-        self._reset()
-
-    def _reset(self) -> None:
-        self.columns: dict[str, list[Any]] = {n: [] for n in self._NAMES}
-        self.rows = 0
-
-    def add(self, **values: Any) -> Iterator[Any]:
-        """Append one flow; yields a full batch when ``size`` rows are waiting."""
-        for column_name, column in self.columns.items():
-            column.append(values.get(column_name))
-        self.rows += 1
-        if self.rows >= self.size:
-            yield from self.flush()
-
-    def flush(self) -> Iterator[Any]:
-        """Yield what is waiting (nothing when empty) as one batch."""
-        if not self.rows:
-            return
-        columns: dict[str, Any] = {n: v for n, v in self.columns.items() if any(x is not None for x in v)}
-        rows = self.rows
-        self._reset()
-        yield flow_batch(columns, rows, self.name, self.label)
-
-
 def slices(batch: Any, size: int) -> Iterator[Any]:
     """``batch`` in slices of at most ``size`` rows (zero-copy); nothing for an empty batch.
 
@@ -246,16 +188,6 @@ def iso_micros(text: str) -> int:
         raise ValueError(f"{text!r} is not a valid date and time") from exc
     delta = value - datetime(1970, 1, 1, tzinfo=timezone.utc)
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def count_skipped(stats: Any, records: int) -> None:
-    """Count records that are not flows and not errors (a dns event, NODATA) on ``stats.skipped``.
-
-    ParseStats has no such field yet; the iptables source keeps the same attribute, so one summary
-    line can report it for every format.
-    """
-    if records:
-        stats.skipped = getattr(stats, "skipped", 0) + records
 
 
 def json_lines(stream: Readable, stats: Any, label: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -395,43 +327,35 @@ def tcp_flag_names(bits: int) -> str:
     return " ".join(name for bit, name in _FLAG_BITS if bits & bit)
 
 
-class BadValue(ValueError):
-    """A field that does not parse: ``kind`` for the run's counts (``bad port``...), the message for people."""
-
-    def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(detail)
-        self.kind = kind
-
-
 def port(value: Any, name: str) -> int | None:
-    """A port from JSON or text (None when absent); BadValue naming the field unless it is 0-65535."""
+    """A port from JSON or text (None when absent); BadRecord naming the field unless it is 0-65535."""
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise BadValue("bad port", f"{name} {value!r} is not a port")
+        raise BadRecord("bad port", f"{name} {value!r} is not a port")
     try:
         return parse_port(str(value))
     except ValueError as exc:
-        raise BadValue("bad port", f"{name}: {exc}") from exc
+        raise BadRecord("bad port", f"{name}: {exc}") from exc
 
 
 def address(value: Any, name: str) -> str | None:
-    """An IPv4/IPv6 address (None when absent); BadValue naming the field otherwise."""
+    """An IPv4/IPv6 address (None when absent); BadRecord naming the field otherwise."""
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not valid_ip(value):
-        raise BadValue("bad address", f"{name} {value!r} is not an IP address")
+        raise BadRecord("bad address", f"{name} {value!r} is not an IP address")
     return value
 
 
 def count(value: Any, name: str) -> int | None:
-    """A non-negative whole number (packets, bytes) from JSON or text; BadValue otherwise."""
+    """A non-negative whole number (packets, bytes) from JSON or text; BadRecord otherwise."""
     if value is None or value == "":
         return None
     if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**64:
-        raise BadValue("bad value", f"{name} {value!r} is not a count")
+        raise BadRecord("bad value", f"{name} {value!r} is not a count")
     return value
 
 

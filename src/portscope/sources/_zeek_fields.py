@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from portscope.sources._tabular import PROTOCOL_NAMES, flow_batch, iso_micros
+from portscope.sources._records import flow_batch
+from portscope.sources._tabular import PROTOCOL_NAMES, iso_micros
 
 __all__ = ["KINDS", "MAX_SECONDS", "arrow_types", "json_value", "text_value", "to_flows"]
 

@@ -31,15 +31,8 @@ from typing import Any, BinaryIO
 
 from portscope.sources import ReadContext
 from portscope.sources._delimited import Checker, Deferred, as_count, as_int, as_ip, as_port, missing, read_strings
-from portscope.sources._tabular import (
-    PORT_PROTOCOLS,
-    PROTOCOL_NAMES,
-    count_skipped,
-    flow_batch,
-    line_chunks,
-    slices,
-    tcp_flag_names,
-)
+from portscope.sources._records import flow_batch
+from portscope.sources._tabular import PORT_PROTOCOLS, PROTOCOL_NAMES, line_chunks, slices, tcp_flag_names
 
 NAME = "aws_vpc"
 DESCRIPTION = "AWS VPC flow logs, default version 2 format or a custom format with its header line"
@@ -107,7 +100,7 @@ def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
             skipped += skips
             yield from batch
             line += chunk.count(b"\n", pos)
-    count_skipped(ctx.stats, skipped)
+    ctx.stats.count_skipped(skipped)
 
 
 def _run(run: bytes, first: int, fields: list[str] | None, ctx: ReadContext) -> tuple[list[Any], int]:

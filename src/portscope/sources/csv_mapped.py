@@ -34,7 +34,8 @@ from portscope.sources._delimited import (
     missing,
     read_strings,
 )
-from portscope.sources._tabular import PORT_PROTOCOLS, flow_batch, iso_micros, line_chunks, protocol, slices
+from portscope.sources._records import flow_batch
+from portscope.sources._tabular import PORT_PROTOCOLS, iso_micros, line_chunks, protocol, slices
 
 NAME = "csv_mapped"
 DESCRIPTION = "any CSV/TSV with a header, through a column mapping given with --map"

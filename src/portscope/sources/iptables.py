@@ -31,8 +31,8 @@ import numpy as np
 from portscope.sources import ParseStats, ReadContext
 from portscope.sources._kernel_batch import fast_batch, rows_batch
 from portscope.sources._kernel_fast import PAD, parse_block
-from portscope.sources._kernel_log import BadRecord, Packet, looks_like_packet_log, parse_packet
-from portscope.sources._rows import count_skipped, skipped_of
+from portscope.sources._kernel_log import Packet, looks_like_packet_log, parse_packet
+from portscope.sources._records import BadRecord
 from portscope.sources._syslog import TimeContext, parse_envelope, strip_printk_time
 
 __all__ = ["DESCRIPTION", "NAME", "read", "sniff"]
@@ -128,7 +128,7 @@ def _deliver(result: tuple[list[Any], _Recorder], context: ReadContext) -> Itera
     batches, recorder = result
     for label, line, kind, detail in recorder.rejected:
         context.stats.reject(label, line, kind, detail)
-    count_skipped(context, skipped_of(recorder))
+    context.stats.count_skipped(recorder.skipped)
     yield from _in_line_order(batches, context)
 
 
@@ -161,7 +161,7 @@ def _parse_text_block(data: bytes, line_base: int, label: str, times: TimeContex
             skipped += 1
         elif isinstance(row, tuple):
             rows.append(row)
-    count_skipped(context, skipped)
+    context.stats.count_skipped(skipped)
     if rows:
         batches.append(rows_batch(rows, label))
     return batches, recorder
@@ -247,7 +247,7 @@ def _journal_rows(
         if len(rows) >= context.batch_size:
             yield from _in_line_order([rows_batch(rows, context.label)], context)
             rows = []
-    count_skipped(context, skipped)
+    context.stats.count_skipped(skipped)
     if rows:
         yield from _in_line_order([rows_batch(rows, context.label)], context)
 

@@ -21,11 +21,9 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from portscope.sources import ReadContext
+from portscope.sources._records import BadRecord, Rows
 from portscope.sources._tabular import (
-    BadValue,
-    RowBuilder,
     address,
-    count_skipped,
     first_byte,
     json_array_items,
     line_chunks,
@@ -55,7 +53,7 @@ def sniff(head: bytes, label: str) -> int:
 
 def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
     """Rows from -oJ or -oL output, told apart by the first byte that is not blank."""
-    rows = RowBuilder(NAME, ctx.label, ctx.batch_size)
+    rows = Rows(NAME, ctx.label, ctx.batch_size)
     first, replay = first_byte(stream)
     if first == b"[":
         yield from _json(replay, rows, ctx)
@@ -64,7 +62,7 @@ def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
     yield from rows.flush()
 
 
-def _json(stream: Any, rows: RowBuilder, ctx: ReadContext) -> Iterator[Any]:
+def _json(stream: Any, rows: Rows, ctx: ReadContext) -> Iterator[Any]:
     skipped = 0
     for number, finding in json_array_items(stream, ctx.stats, ctx.label, ignore=_FINISHED):
         if not isinstance(finding, dict):
@@ -84,13 +82,13 @@ def _json(stream: Any, rows: RowBuilder, ctx: ReadContext) -> Iterator[Any]:
                 ctx.stats.reject(ctx.label, number, getattr(exc, "kind", "bad value"), str(exc))
                 continue
             ctx.stats.good += 1
-            yield from rows.add(evidence_line=number, **values)
-    count_skipped(ctx.stats, skipped)
+            yield from rows.add(values, number)
+    ctx.stats.count_skipped(skipped)
 
 
 def _row(finding: dict[str, Any], entry: Any) -> dict[str, Any]:
     if not isinstance(entry, dict):
-        raise BadValue("bad value", f"port entry {entry!r} is not an object")
+        raise BadRecord("bad value", f"port entry {entry!r} is not an object")
     name, number = protocol(entry.get("proto") if isinstance(entry.get("proto"), str) else None)
     status, reason = entry.get("status"), entry.get("reason")
     service = entry.get("service")
@@ -106,7 +104,7 @@ def _row(finding: dict[str, Any], entry: Any) -> dict[str, Any]:
     }
 
 
-def _list(stream: Any, rows: RowBuilder, ctx: ReadContext) -> Iterator[Any]:
+def _list(stream: Any, rows: Rows, ctx: ReadContext) -> Iterator[Any]:
     line = 1
     skipped = 0
     for chunk in line_chunks(stream):
@@ -131,14 +129,14 @@ def _list(stream: Any, rows: RowBuilder, ctx: ReadContext) -> Iterator[Any]:
                 ctx.stats.reject(ctx.label, line + offset, getattr(exc, "kind", "malformed line"), str(exc))
                 continue
             ctx.stats.good += 1
-            yield from rows.add(evidence_line=line + offset, **values)
+            yield from rows.add(values, line + offset)
         line += len(lines)
-    count_skipped(ctx.stats, skipped)
+    ctx.stats.count_skipped(skipped)
 
 
 def _list_row(fields: list[bytes]) -> dict[str, Any]:
     if len(fields) != 5 or fields[0] not in (b"open", b"closed"):
-        raise BadValue("malformed line", f"not 'status proto port address time': {b' '.join(fields)[:80]!r}")
+        raise BadRecord("malformed line", f"not 'status proto port address time': {b' '.join(fields)[:80]!r}")
     status, proto, number, ip, stamp = (f.decode("ascii", "replace") for f in fields)
     name, ip_proto = protocol(proto)
     return {
@@ -153,10 +151,10 @@ def _list_row(fields: list[bytes]) -> dict[str, Any]:
 
 
 def _seconds(value: Any) -> int | None:
-    """Microseconds from masscan's epoch seconds (a JSON string or number); BadValue for anything else."""
+    """Microseconds from masscan's epoch seconds (a JSON string or number); BadRecord for anything else."""
     if value is None:
         return None
     text = str(value)
     if isinstance(value, bool) or not text.isascii() or not text.isdigit() or len(text) > 11:
-        raise BadValue("bad timestamp", f"timestamp {value!r} is not epoch seconds")
+        raise BadRecord("bad timestamp", f"timestamp {value!r} is not epoch seconds")
     return int(text) * 1_000_000

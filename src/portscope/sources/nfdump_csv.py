@@ -36,7 +36,8 @@ from typing import Any, BinaryIO
 
 from portscope.sources import ReadContext
 from portscope.sources._delimited import Checker, Deferred, as_count, as_float, as_int, as_ip, missing, read_strings
-from portscope.sources._tabular import PORT_PROTOCOLS, flow_batch, line_chunks, protocol, slices, tcp_flag_names
+from portscope.sources._records import flow_batch
+from portscope.sources._tabular import PORT_PROTOCOLS, line_chunks, protocol, slices, tcp_flag_names
 
 NAME = "nfdump_csv"
 DESCRIPTION = "NetFlow/IPFIX as nfdump -o csv writes it (1.6, 1.7 and named columns)"

@@ -26,7 +26,8 @@ from typing import Any, BinaryIO
 from xml.etree import ElementTree
 
 from portscope.sources import ReadContext
-from portscope.sources._tabular import RowBuilder, port, protocol, valid_ip
+from portscope.sources._records import Rows
+from portscope.sources._tabular import port, protocol, valid_ip
 
 NAME = "nmap_xml"
 DESCRIPTION = "nmap -oX (and masscan -oX) scan results: one row per host and port"
@@ -43,7 +44,7 @@ def sniff(head: bytes, label: str) -> int:
 
 def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
     """Rows of every listed port of every host, streamed; malformed or cut XML ends with one bad record."""
-    rows = RowBuilder(NAME, ctx.label, ctx.batch_size)
+    rows = Rows(NAME, ctx.label, ctx.batch_size)
     parser: Any = ElementTree.XMLPullParser(events=("start", "end"))
     state = _Scan()
     tail = b""
@@ -73,7 +74,7 @@ class _Scan:
         self.root: Any = None
 
 
-def _events(parser: Any, state: _Scan, rows: RowBuilder, ctx: ReadContext) -> Iterator[Any]:
+def _events(parser: Any, state: _Scan, rows: Rows, ctx: ReadContext) -> Iterator[Any]:
     element: Any
     for event, element in parser.read_events():
         if event == "start":
@@ -88,7 +89,7 @@ def _events(parser: Any, state: _Scan, rows: RowBuilder, ctx: ReadContext) -> It
             state.root.clear()  # the host is read: let it go
 
 
-def _host(host: ElementTree.Element, state: _Scan, rows: RowBuilder, ctx: ReadContext) -> Iterator[Any]:
+def _host(host: ElementTree.Element, state: _Scan, rows: Rows, ctx: ReadContext) -> Iterator[Any]:
     address = next(
         (a.get("addr") for a in host.iter("address") if a.get("addrtype") in ("ipv4", "ipv6")),
         None,
@@ -108,13 +109,8 @@ def _host(host: ElementTree.Element, state: _Scan, rows: RowBuilder, ctx: ReadCo
             ctx.stats.reject(ctx.label, number, getattr(exc, "kind", "bad value"), str(exc))
             continue
         ctx.stats.good += 1
-        yield from rows.add(
-            start=start,
-            dst_addr=address,
-            action="unknown",
-            evidence_line=number,
-            **values,
-        )
+        values.update(start=start, dst_addr=address, action="unknown")
+        yield from rows.add(values, number)
 
 
 def _port(element: ElementTree.Element) -> dict[str, Any]:

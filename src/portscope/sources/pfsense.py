@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from portscope.sources import ReadContext
-from portscope.sources._kernel_log import BadRecord, protocol_of
-from portscope.sources._rows import Rows, count_skipped
+from portscope.sources._kernel_log import protocol_of
+from portscope.sources._records import BadRecord, Rows
 from portscope.sources._syslog import TimeContext, parse_envelope
 
 __all__ = ["DESCRIPTION", "NAME", "read", "sniff"]
@@ -37,11 +37,6 @@ DESCRIPTION = "pfSense / OPNsense filterlog lines (pf's packet log as CSV in sys
 
 _ACTIONS = {"pass": "allow", "block": "deny", "reject": "deny"}
 _DIRECTIONS = {"in": "inbound", "out": "outbound"}
-_COLUMNS = (
-    "start", "observer", "protocol", "ip_proto", "src_addr", "src_port", "dst_addr", "dst_port", "icmp_type",
-    "icmp_code", "action", "direction", "initiator", "bytes_out", "tcp_flags", "in_interface", "out_interface", "rule",
-    "evidence_line",
-)  # fmt: skip
 # pf's ICMP type words (pfSense's filterlog.c, print_icmp): (type, code or None)
 _ICMP_TYPES = {
     "reply": (0, 0),
@@ -76,9 +71,7 @@ def sniff(head: bytes, label: str) -> int:
 
 def read(stream: BinaryIO, context: ReadContext) -> Iterator[Any]:
     times = TimeContext(context.options)
-    builder = Rows(
-        _COLUMNS, context.batch_size, {"source_format": NAME, "evidence_file": context.label, "packets_out": 1}
-    )
+    rows = Rows(NAME, context.label, context.batch_size)
     skipped = 0
     for number, raw in enumerate(stream, 1):
         line = raw.rstrip(b"\r\n")
@@ -101,13 +94,11 @@ def read(stream: BinaryIO, context: ReadContext) -> Iterator[Any]:
         if values is None:
             skipped += 1
             continue
-        values.update(start=envelope.start, observer=envelope.host, evidence_line=number)
-        builder.append(values)
+        values.update(start=envelope.start, observer=envelope.host, packets_out=1)
         context.stats.good += 1
-        if builder.ready():
-            yield from builder.flush()
-    count_skipped(context, skipped)
-    yield from builder.flush()
+        yield from rows.add(values, number)
+    context.stats.count_skipped(skipped)
+    yield from rows.flush()
 
 
 def _int(fields: list[str], index: int, name: str, limit: int) -> int:

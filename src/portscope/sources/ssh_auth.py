@@ -34,8 +34,9 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from portscope.sources import ReadContext
+from portscope.sources._records import BadRecord, Rows
 from portscope.sources._syslog import TimeContext, parse_envelope
-from portscope.sources._tabular import RowBuilder, count_skipped, line_chunks, parse_port, valid_ip
+from portscope.sources._tabular import line_chunks, parse_port, valid_ip
 
 NAME = "ssh_auth"
 DESCRIPTION = "OpenSSH sshd auth log lines (Accepted/Failed/Invalid user/Connection from ...)"
@@ -83,7 +84,7 @@ def sniff(head: bytes, label: str) -> int:
 def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
     """Rows for sshd's connection and authentication lines; other lines skipped, broken ones bad."""
     times = TimeContext(ctx.options)
-    rows = RowBuilder(NAME, ctx.label, ctx.batch_size)
+    rows = Rows(NAME, ctx.label, ctx.batch_size)
     local: dict[int, tuple[str | None, int | None]] = {}  # sshd pid -> its connection's server address and port
     number = 0
     skipped = 0
@@ -110,25 +111,19 @@ def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
                 skipped += 1
                 continue
             ctx.stats.good += 1
-            yield from rows.add(evidence_line=number, **values)
+            yield from rows.add(values, number)
     yield from rows.flush()
-    count_skipped(ctx.stats, skipped)
-
-
-class _Bad(ValueError):
-    def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(detail)
-        self.kind = kind
+    ctx.stats.count_skipped(skipped)
 
 
 def _row(
     raw: bytes, pid: int, times: TimeContext, local: dict[int, tuple[str | None, int | None]]
 ) -> dict[str, Any] | None:
-    """The flow columns of one sshd line, None for an sshd line about no connection; _Bad when broken."""
+    """The flow columns of one sshd line, None for an sshd line about no connection; BadRecord when broken."""
     try:
         envelope = parse_envelope(raw, times)
     except ValueError as exc:
-        raise _Bad("bad timestamp", str(exc)) from exc
+        raise BadRecord("bad timestamp", str(exc)) from exc
     message = envelope.message.decode("utf-8", "replace")
     at = _PID.search(envelope.message)
     if at is not None:  # no envelope was recognised: the message still starts with the tag
@@ -142,9 +137,9 @@ def _row(
         try:
             source_port = parse_port(fields["port"])
         except ValueError as exc:
-            raise _Bad("bad port", f"peer port: {exc}") from exc
+            raise BadRecord("bad port", f"peer port: {exc}") from exc
         if not valid_ip(peer) and not _HOSTNAME.fullmatch(peer):
-            raise _Bad("bad address", f"peer {peer!r} is neither an address nor a host name")
+            raise BadRecord("bad address", f"peer {peer!r} is neither an address nor a host name")
         if name == "connection":
             local[pid] = _local(fields["local"], fields["lport"])
         server, server_port = local.get(pid, (None, None))
@@ -174,4 +169,4 @@ def _local(address: str, port: str) -> tuple[str | None, int | None]:
     try:
         return (address if valid_ip(address) else None), parse_port(port)
     except ValueError as exc:
-        raise _Bad("bad port", f"local port: {exc}") from exc
+        raise BadRecord("bad port", f"local port: {exc}") from exc

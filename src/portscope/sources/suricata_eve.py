@@ -31,18 +31,8 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from portscope.sources import ReadContext
-from portscope.sources._tabular import (
-    BadValue,
-    RowBuilder,
-    address,
-    count,
-    count_skipped,
-    iso_micros,
-    json_lines,
-    port,
-    protocol,
-    tcp_flag_names,
-)
+from portscope.sources._records import BadRecord, Rows
+from portscope.sources._tabular import address, count, iso_micros, json_lines, port, protocol, tcp_flag_names
 
 NAME = "suricata_eve"
 DESCRIPTION = "Suricata eve.json flow, netflow and alert events"
@@ -77,7 +67,7 @@ def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
     """Flows from eve.json lines; bad lines counted with their number, other event types skipped."""
     header = ctx.options.get("link_header_bytes")
     link = int(header) if header is not None else None
-    rows = RowBuilder(NAME, ctx.label, ctx.batch_size)
+    rows = Rows(NAME, ctx.label, ctx.batch_size)
     skipped = 0
     for line, event in json_lines(stream, ctx.stats, ctx.label):
         kind = event.get("event_type")
@@ -86,17 +76,17 @@ def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
             continue
         try:
             values = _row(event, str(kind), link)
-        except BadValue as exc:
-            ctx.stats.reject(ctx.label, line, exc.kind, str(exc))
+        except BadRecord as exc:
+            ctx.stats.reject(ctx.label, line, exc.kind, exc.detail)
             continue
         ctx.stats.good += 1
-        yield from rows.add(evidence_line=line, **values)
+        yield from rows.add(values, line)
     yield from rows.flush()
-    count_skipped(ctx.stats, skipped)
+    ctx.stats.count_skipped(skipped)
 
 
 def _row(event: dict[str, Any], kind: str, link: int | None) -> dict[str, Any]:
-    """One event's flow columns; BadValue for a field that cannot be what eve writes there."""
+    """One event's flow columns; BadRecord for a field that cannot be what eve writes there."""
     name, number = _protocol(event.get("proto"))
     values: dict[str, Any] = {
         "protocol": name,
@@ -122,14 +112,14 @@ def _row(event: dict[str, Any], kind: str, link: int | None) -> dict[str, Any]:
     if kind == "alert":
         alert = event.get("alert")
         if not isinstance(alert, dict):
-            raise BadValue("bad value", "an alert event without its alert object")
+            raise BadRecord("bad value", "an alert event without its alert object")
         values["start"] = _time(event.get("timestamp"), "timestamp")
         values["rule"] = _text(alert.get("signature"), "alert.signature")
         values["action"] = _ACTIONS.get(str(alert.get("action")), "unknown")
         return values
     body = event.get(kind)
     if not isinstance(body, dict):
-        raise BadValue("bad value", f"a {kind} event without its {kind} object")
+        raise BadRecord("bad value", f"a {kind} event without its {kind} object")
     values["start"] = _time(body.get("start"), f"{kind}.start")
     values["end"] = _time(body.get("end"), f"{kind}.end")
     if values["start"] is not None and values["end"] is not None:
@@ -167,22 +157,22 @@ def _ip_bytes(frame_bytes: int | None, packets: int | None, link: int | None) ->
 
 def _protocol(value: Any) -> tuple[str | None, int | None]:
     if value is not None and not isinstance(value, (str, int)):
-        raise BadValue("bad value", f"proto {value!r} is not a protocol")
+        raise BadRecord("bad value", f"proto {value!r} is not a protocol")
     try:
         return protocol(value)
     except ValueError as exc:
-        raise BadValue("bad value", str(exc)) from exc
+        raise BadRecord("bad value", str(exc)) from exc
 
 
 def _time(value: Any, name: str) -> int | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise BadValue("bad timestamp", f"{name} {value!r} is not a time")
+        raise BadRecord("bad timestamp", f"{name} {value!r} is not a time")
     try:
         return iso_micros(value)
     except ValueError as exc:
-        raise BadValue("bad timestamp", f"{name}: {exc}") from exc
+        raise BadRecord("bad timestamp", f"{name}: {exc}") from exc
 
 
 def _text(value: Any, name: str) -> str | None:
@@ -190,13 +180,13 @@ def _text(value: Any, name: str) -> str | None:
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
-    raise BadValue("bad value", f"{name} {value!r} is not text")
+    raise BadRecord("bad value", f"{name} {value!r} is not text")
 
 
 def _small(value: Any, name: str) -> int | None:
     number = count(value, name)
     if number is not None and number > 255:
-        raise BadValue("bad value", f"{name} {number} is not 0-255")
+        raise BadRecord("bad value", f"{name} {number} is not 0-255")
     return number
 
 
@@ -204,5 +194,5 @@ def _hex(value: Any, name: str) -> int:
     """Suricata writes TCP flags as two hex digits (``"%02x"`` of the flag byte)."""
     text = str(value)
     if not (1 <= len(text) <= 2 and all(c in "0123456789abcdefABCDEF" for c in text)):
-        raise BadValue("bad value", f"{name} {value!r} is not hex TCP flags")
+        raise BadRecord("bad value", f"{name} {value!r} is not hex TCP flags")
     return int(text, 16)

@@ -37,12 +37,10 @@ from typing import Any, BinaryIO
 from xml.etree import ElementTree
 
 from portscope.sources import ReadContext
+from portscope.sources._records import BadRecord, Rows
 from portscope.sources._tabular import (
-    BadValue,
     Replayed,
-    RowBuilder,
     address,
-    count_skipped,
     first_byte,
     iso_micros,
     json_array_items,
@@ -84,7 +82,7 @@ def sniff(head: bytes, label: str) -> int:
 
 def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
     """Rows for the connection events of an XML or JSON export; other events skipped and counted."""
-    rows = RowBuilder(NAME, ctx.label, ctx.batch_size)
+    rows = Rows(NAME, ctx.label, ctx.batch_size)
     first, replay = first_byte(stream)
     if first not in (b"", b"<", b"{", b"["):
         ctx.stats.reject(ctx.label, 1, "not an event export", f"starts with {first!r}, not XML or JSON")
@@ -101,9 +99,9 @@ def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
             skipped += 1
             continue
         ctx.stats.good += 1
-        yield from rows.add(evidence_line=number, **values)
+        yield from rows.add(values, number)
     yield from rows.flush()
-    count_skipped(ctx.stats, skipped)
+    ctx.stats.count_skipped(skipped)
 
 
 class _Event:
@@ -329,9 +327,9 @@ def _pid(value: Any) -> int | None:
     try:
         number = int(text, 16) if text.lower().startswith("0x") else int(text)
     except ValueError as exc:
-        raise BadValue("bad value", f"process id {value!r} is not a number") from exc
+        raise BadRecord("bad value", f"process id {value!r} is not a number") from exc
     if not 0 <= number < 2**32:
-        raise BadValue("bad value", f"process id {value!r} is out of range")
+        raise BadRecord("bad value", f"process id {value!r} is out of range")
     return number
 
 
@@ -341,25 +339,25 @@ def _port(value: Any, name: str) -> int | None:
 
 def _small(value: int | None, name: str) -> int | None:
     if value is not None and value > 255:
-        raise BadValue("bad value", f"{name} {value} is not 0-255")
+        raise BadRecord("bad value", f"{name} {value} is not 0-255")
     return value
 
 
 def _protocol(value: Any) -> tuple[str | None, int | None]:
     if (value is not None and not isinstance(value, (str, int))) or isinstance(value, bool):
-        raise BadValue("bad value", f"protocol {value!r} is not a protocol")
+        raise BadRecord("bad value", f"protocol {value!r} is not a protocol")
     try:
         return protocol(value.strip() if isinstance(value, str) else value)
     except ValueError as exc:
-        raise BadValue("bad value", str(exc)) from exc
+        raise BadRecord("bad value", str(exc)) from exc
 
 
 def _time(value: Any, name: str) -> int | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise BadValue("bad timestamp", f"{name} {value!r} is not a time")
+        raise BadRecord("bad timestamp", f"{name} {value!r} is not a time")
     try:
         return iso_micros(value)
     except ValueError as exc:
-        raise BadValue("bad timestamp", f"{name}: {exc}") from exc
+        raise BadRecord("bad timestamp", f"{name}: {exc}") from exc

@@ -25,8 +25,8 @@ from functools import lru_cache
 from typing import Any, BinaryIO
 
 from portscope.sources import ReadContext
-from portscope.sources._kernel_log import BadRecord, protocol_of
-from portscope.sources._rows import Rows, count_skipped
+from portscope.sources._kernel_log import protocol_of
+from portscope.sources._records import BadRecord, Rows
 from portscope.sources._syslog import TimeContext
 
 __all__ = ["DESCRIPTION", "NAME", "read", "sniff"]
@@ -39,10 +39,6 @@ _DEFAULT_FIELDS = [
     "tcpflags", "tcpsyn", "tcpack", "tcpwin", "icmptype", "icmpcode", "info", "path",
 ]  # fmt: skip
 _ACTIONS = {"ALLOW": "allow", "DROP": "deny"}
-_COLUMNS = (
-    "start", "protocol", "ip_proto", "src_addr", "src_port", "dst_addr", "dst_port", "icmp_type", "icmp_code",
-    "action", "direction", "initiator", "packets_out", "bytes_out", "tcp_flags", "process_pid", "evidence_line",
-)  # fmt: skip
 _PATHS = {"SEND": "outbound", "RECEIVE": "inbound", "FORWARD": "forward"}
 _REQUIRED = ("date", "time", "action", "protocol", "src-ip", "dst-ip")
 
@@ -58,7 +54,7 @@ def sniff(head: bytes, label: str) -> int:
 
 def read(stream: BinaryIO, context: ReadContext) -> Iterator[Any]:
     times = TimeContext(context.options)
-    builder = Rows(_COLUMNS, context.batch_size, {"source_format": NAME, "evidence_file": context.label})
+    rows = Rows(NAME, context.label, context.batch_size)
     names = list(_DEFAULT_FIELDS)
     index = {name: i for i, name in enumerate(names)}
     skipped = 0
@@ -84,13 +80,10 @@ def read(stream: BinaryIO, context: ReadContext) -> Iterator[Any]:
         if values is None:
             skipped += 1
             continue
-        values["evidence_line"] = number
-        builder.append(values)
         context.stats.good += 1
-        if builder.ready():
-            yield from builder.flush()
-    count_skipped(context, skipped)
-    yield from builder.flush()
+        yield from rows.add(values, number)
+    context.stats.count_skipped(skipped)
+    yield from rows.flush()
 
 
 def _field(fields: list[str], index: dict[str, int], name: str) -> str | None:

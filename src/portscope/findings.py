@@ -20,7 +20,6 @@ evidence changes as it grows keeps its identifier.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -72,6 +71,8 @@ MITRE_TECHNIQUES = {
 
 def finding_identifier(code: str, subject: Subject) -> str:
     """The stable identifier of a finding of ``code`` about ``subject`` (the module docstring's recipe)."""
+    import hashlib  # here, not at the top: OpenSSL's loading is 3 ms of every start, findings or not
+
     port = "ephemeral" if subject.ephemeral else ("" if subject.port is None else str(subject.port))
     parts = (code, subject.protocol, subject.src, subject.dst, port, subject.namespace)
     text = "|".join("" if part is None else str(part) for part in parts)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from portscope._gc import collector_paused
 from portscope.analyze import overview, pairs
 from portscope.analyze.engine import InputSummary, Materialised, connect, disconnect, load_inputs
 from portscope.analyze.findings import Detection, DetectionInput, DetectionRule, collect_findings, iso, json_rows
@@ -57,22 +56,8 @@ def analyze(paths: Sequence[str], options: AnalyzeOptions, *, format: str | None
 def build_report(
     con: Any, flows: Any, inputs: list[InputSummary], options: AnalyzeOptions, baseline: Any = None
 ) -> dict[str, Any]:
-    with _collector_paused():
+    with collector_paused():
         return _build_report(con, flows, inputs, options, baseline)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The report is a few hundred thousand small objects (a line per port of a day of flows), and
-    the cyclic garbage collector walked all of them, and all of Ibis's, again and again while they
-    were made: 0.6 s of a 10-million-flow run. A run makes no cyclic garbage worth collecting early."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _build_report(

@@ -15,12 +15,14 @@ settable from the command line.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections import Counter
 from dataclasses import dataclass
 from itertools import compress
 
 from portscope.findings import Finding, Severity
 from portscope.host.sockets import NamespaceView, Snapshot, client_range_of_view
+from portscope.ports.curated import CURATED_SERVICES
 from portscope.records import DestinationUse, EphemeralHealth, Subject
 
 __all__ = ["HealthThresholds", "ephemeral_health", "health_findings"]
@@ -39,6 +41,12 @@ class HealthThresholds:
 
 # Roles whose local port the kernel picked from the ephemeral pool (an inbound socket's is its listener's).
 _POOL_ROLES = frozenset({"outbound", "peer", "client", "unknown"})
+
+
+@functools.cache
+def _curated_ports() -> frozenset[int]:
+    """Every port of the curated service list, whatever its transport."""
+    return frozenset(port for entry in CURATED_SERVICES for port in range(entry.low, entry.high + 1))
 
 
 def _pool_map(view: NamespaceView) -> bytes:
@@ -61,10 +69,14 @@ def ephemeral_health(snap: Snapshot, thresholds: HealthThresholds | None = None)
     t = snap.table
     pools = {view.label: _pool_map(view) for view in snap.namespaces}
     # Sockets whose local port came from the pool, then C-level counting over their (namespace, ...) keys.
-    in_pool = [
-        r in _POOL_ROLES and ns in pools and pools[ns][port] == 1
-        for ns, port, r in zip(t.namespace, t.local_port, t.role, strict=True)
-    ]
+    # In the pool: an ephemeral port by class (in the range, not reserved), or, rarely, a curated
+    # service's port in the range (its class says service, yet the kernel may hand it out).
+    in_pool = [e and r in _POOL_ROLES for e, r in zip(t.local_ephemeral, t.role, strict=True)]
+    curated = _curated_ports()
+    hits = () if curated.isdisjoint(t.local_port) else compress(range(len(t)), map(curated.__contains__, t.local_port))
+    for i in hits:
+        ports = pools.get(t.namespace[i])
+        in_pool[i] = t.role[i] in _POOL_ROLES and ports is not None and ports[t.local_port[i]] == 1
     in_use: Counter[tuple[str, str]] = Counter(compress(zip(t.namespace, t.protocol, strict=True), in_pool))
     destinations_of: Counter[tuple[str, str, str | None, int | None]] = Counter(
         compress(zip(t.namespace, t.protocol, t.remote_address, t.remote_port, strict=True), in_pool)

@@ -29,8 +29,11 @@ uses. :func:`classify` fills a whole :class:`~portscope.host.table.SocketTable` 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from itertools import compress
+from operator import getitem
 
+from portscope._gc import collector_paused
 from portscope.host.table import SocketTable
 from portscope.ports.classify import CODE_EPHEMERAL, CODE_SERVICE, class_table
 from portscope.ports.curated import CURATED_SERVICES
@@ -129,22 +132,30 @@ class NamespaceRanges:
         self._tables: dict[tuple[int | None, str], bytes] = {}
 
     def table(self, netns: int | None, protocol: str) -> bytes:
-        """65,536 class codes (ports/classify.py), cached per namespace and protocol."""
+        """65,536 class codes (ports/classify.py), cached per namespace and protocol, and one more at
+        :data:`NO_PORT`, :data:`CODE_NO_PORT`: the "port" of a socket with no remote end."""
         key = (netns, protocol)
         found = self._tables.get(key)
         if found is None:
-            found = self._tables[key] = class_table(protocol, self.ranges.get(netns, self.default))
+            classes = class_table(protocol, self.ranges.get(netns, self.default))
+            found = self._tables[key] = classes + bytes([CODE_NO_PORT])
         return found
 
+
+# A socket without a remote end is looked up at this "port": its class and name tables end with an
+# entry for it, so that whole columns are looked up by C-level maps, None and all.
+NO_PORT, CODE_NO_PORT = 65536, 3
+_EPHEMERAL_OF_CODE = (False, True, False, None)  # class code -> the *_ephemeral column's value
 
 _NAMES: dict[str, list[str | None]] = {}
 
 
 def _names(protocol: str) -> list[str | None]:
-    """A 65,536-entry list of service names for ``protocol``: IANA's, else the curated list's."""
+    """A list of service names for ``protocol`` by port: IANA's, else the curated list's (None at
+    :data:`NO_PORT`)."""
     names = _NAMES.get(protocol)
     if names is None:
-        names = [None] * 65536
+        names = [None] * (NO_PORT + 1)
         for (port, proto), name in registry().service_names().items():
             if proto == protocol:
                 names[port] = name
@@ -169,6 +180,22 @@ class ListenerIndex:
         self.tcp_wildcard: Counter[tuple[int | None, int]] = Counter()  # LISTEN on 0.0.0.0 or ::
         self.udp: Counter[tuple[int | None, int]] = Counter()  # unconnected UDP sockets: (netns, port)
         self.addresses: Counter[str] = Counter()  # this host's addresses, as its sockets' local ends
+
+    @classmethod
+    def of_table(cls, table: SocketTable) -> ListenerIndex:
+        """Every socket of ``table`` added at once: the same counts as :meth:`add` for each row, made
+        by C-level counting over the columns (a busy host's table holds 100,000 rows)."""
+        index = cls()
+        netns, addresses, ports = table.netns, table.local_address, table.local_port
+        listeners = list(compress(zip(netns, addresses, ports, strict=True), map("LISTEN".__eq__, table.state)))
+        index.tcp.update(listeners)
+        index.tcp_wildcard.update((ns, port) for ns, address, port in listeners if address in _WILDCARDS)
+        udp = compress(zip(netns, ports, table.remote_port, strict=True), map("udp".__eq__, table.protocol))
+        index.udp.update((ns, port) for ns, port, remote in udp if remote is None)
+        index.addresses.update(addresses)
+        for wildcard in _WILDCARDS:
+            index.addresses.pop(wildcard, None)
+        return index
 
     def _change(
         self, step: int, protocol: str, state: str, address: str, port: int, remote_port: int | None, netns: int | None
@@ -204,6 +231,80 @@ class ListenerIndex:
         return (netns, port) in self.tcp_wildcard or (netns, address, port) in self.tcp
 
 
+# A socket's role, basis, reason, exposure and dual_stack. A connected socket's are constants, shared:
+# the table path makes 100,000 of them, and new tuples by the hundred thousand are what the cyclic
+# garbage collector walks again and again.
+_TCP_LISTEN, _UDP_BOUND = ("listen", "fact", "listen-state"), ("listen", "fact", "udp-bound")
+_UDP_CLIENT = ("client", "inferred", "udp-ephemeral-unconnected")
+_BOUND_IDLE = ("unknown", "fact", "bound-idle", None, None)
+_LISTENER_PORT, _SYN_SENT = (
+    ("inbound", "fact", "listener-port", None, None),
+    ("outbound", "fact", "syn-sent", None, None),
+)
+_REMOTE_LISTENER = ("outbound", "fact", "remote-is-local-listener", None, None)
+_UDP_SERVER = ("inbound", "inferred", "udp-listener-port", None, None)
+_PEER = ("peer", "inferred", "both-ephemeral", None, None)
+_LOCAL_EPHEMERAL = ("outbound", "inferred", "local-ephemeral", None, None)
+_NO_CLUE = ("unknown", "inferred", "no-clue", None, None)
+_LOCAL_SERVICE = ("inbound", "inferred", "local-service-port", None, None)
+_REMOTE_SERVICE = ("outbound", "inferred", "remote-service-port", None, None)
+_Role = tuple[str, str, str, str | None, bool | None]
+
+
+def _judge_with(index: ListenerIndex) -> Callable[..., _Role]:
+    """The one decision, bound to ``index``'s counters: ``judge(classes, protocol, state, local_address,
+    local_port, remote_address, remote_port, netns, v6only)`` gives (role, basis, reason, exposure,
+    dual_stack), ``classes`` being the socket's namespace's class table. :func:`classify_socket` and
+    :func:`classify` both judge with it. (A closure: the counters are read from its cells, not looked
+    up as attributes, as a whole table is judged a socket at a time.)"""
+    wildcard, listening, addresses, udp = index.tcp_wildcard, index.tcp, index.addresses, index.udp
+
+    def judge(
+        classes: bytes,
+        protocol: str,
+        state: str,
+        local_address: str,
+        local_port: int,
+        remote_address: str | None,
+        remote_port: int | None,
+        netns: int | None,
+        v6only: bool | None,
+    ) -> _Role:
+        if remote_port is None:  # nobody on the other end: a listener, a bound UDP socket, or an idle bound TCP one
+            if protocol == "tcp":
+                if state != "LISTEN":
+                    return _BOUND_IDLE
+                decided = _TCP_LISTEN
+            elif classes[local_port] == CODE_EPHEMERAL:  # the kernel picked the port: a client's socket
+                decided = _UDP_CLIENT
+            else:
+                decided = _UDP_BOUND
+            return (*decided, exposure_of(local_address), v6only is False if local_address == "::" else None)
+        if protocol == "tcp":
+            if (netns, local_port) in wildcard or (netns, local_address, local_port) in listening:
+                return _LISTENER_PORT
+            if state == "SYN_SENT":
+                return _SYN_SENT
+            if remote_address in addresses and (
+                (netns, remote_port) in wildcard or (netns, remote_address, remote_port) in listening
+            ):
+                return _REMOTE_LISTENER
+        elif classes[local_port] != CODE_EPHEMERAL and (netns, local_port) in udp:
+            return _UDP_SERVER
+        local, remote = classes[local_port], classes[remote_port]
+        if local == CODE_EPHEMERAL:
+            return _PEER if remote == CODE_EPHEMERAL else _LOCAL_EPHEMERAL
+        if remote == CODE_EPHEMERAL:
+            return _LOCAL_SERVICE
+        if local == CODE_SERVICE:
+            if remote != CODE_SERVICE or local_port < remote_port:  # two services: the lower port serves
+                return _LOCAL_SERVICE
+            return _REMOTE_SERVICE
+        return _REMOTE_SERVICE if remote == CODE_SERVICE else _NO_CLUE
+
+    return judge
+
+
 def classify_socket(
     index: ListenerIndex,
     ranges: NamespaceRanges,
@@ -216,99 +317,51 @@ def classify_socket(
     netns: int | None,
     v6only: bool | None = None,
 ) -> SocketRole:
-    """One socket's role, exposure and per-side port classes, judged against ``index`` (the module
-    docstring says how; ``index`` should already hold this socket)."""
-    classes = ranges.table(netns, protocol)
-    names = _names(protocol)
-    local_class = classes[local_port]
-    local_eph = local_class == CODE_EPHEMERAL
-    local_service = names[local_port]
-    if remote_port is None:  # nobody on the other end: a listener, a bound UDP socket, or an idle bound TCP one
-        if protocol == "tcp" and state != "LISTEN":
-            return SocketRole("unknown", "fact", "bound-idle", None, None, local_service, None, local_eph, None)
-        exposure = exposure_of(local_address)
-        dual = v6only is False if local_address == "::" else None
-        if protocol == "tcp":
-            return SocketRole("listen", "fact", "listen-state", exposure, dual, local_service, None, local_eph, None)
-        if local_eph:  # a client's socket: the kernel picked its port
-            return SocketRole(
-                "client", "inferred", "udp-ephemeral-unconnected", exposure, dual, local_service, None, True, None
-            )
-        return SocketRole("listen", "fact", "udp-bound", exposure, dual, local_service, None, False, None)
-    remote_class = classes[remote_port]
-    remote_eph = remote_class == CODE_EPHEMERAL
-    remote_service = names[remote_port]
-    decided = _connected_role(
-        index, protocol, state, local_address, local_port, remote_address, remote_port, netns, local_class, remote_class
+    """One socket's role, exposure and per-side port classes and names, judged against ``index``
+    (the module docstring says how; ``index`` should already hold this socket)."""
+    classes, names = ranges.table(netns, protocol), _names(protocol)
+    role = _judge_with(index)(
+        classes, protocol, state, local_address, local_port, remote_address, remote_port, netns, v6only
     )
-    return SocketRole(*decided, None, None, local_service, remote_service, local_eph, remote_eph)
-
-
-def _connected_role(
-    index: ListenerIndex,
-    protocol: str,
-    state: str,
-    local_address: str,
-    local_port: int,
-    remote_address: str | None,
-    remote_port: int,
-    netns: int | None,
-    local_class: int,
-    remote_class: int,
-) -> tuple[str, str, str]:
-    """(role, basis, reason) of a socket with a remote end: the facts first, then the ports' classes."""
-    if protocol == "tcp":
-        if index.tcp_listens(netns, local_address, local_port):
-            return "inbound", "fact", "listener-port"
-        if state == "SYN_SENT":
-            return "outbound", "fact", "syn-sent"
-        local_peer = remote_address is not None and remote_address in index.addresses
-        if local_peer and index.tcp_listens(netns, remote_address or "", remote_port):
-            return "outbound", "fact", "remote-is-local-listener"
-    elif local_class != CODE_EPHEMERAL and (netns, local_port) in index.udp:
-        return "inbound", "inferred", "udp-listener-port"
-    if local_class == CODE_EPHEMERAL:
-        if remote_class == CODE_EPHEMERAL:
-            return "peer", "inferred", "both-ephemeral"
-        return "outbound", "inferred", "local-ephemeral"
-    local_serves = remote_class == CODE_EPHEMERAL or (local_class == CODE_SERVICE and remote_class != CODE_SERVICE)
-    if local_class == CODE_SERVICE and remote_class == CODE_SERVICE:  # two services: the lower port serves
-        local_serves = local_port < remote_port
-    elif remote_class != CODE_SERVICE and not local_serves:
-        return "unknown", "inferred", "no-clue"
-    if local_serves:
-        return "inbound", "inferred", "local-service-port"
-    return "outbound", "inferred", "remote-service-port"
+    remote = NO_PORT if remote_port is None else remote_port
+    local_ephemeral = classes[local_port] == CODE_EPHEMERAL
+    return SocketRole(*role, names[local_port], names[remote], local_ephemeral, _EPHEMERAL_OF_CODE[classes[remote]])
 
 
 def classify(table: SocketTable, ranges: Mapping[int | None, ClientRange]) -> None:
     """Fill role, role_basis, role_reason, exposure, dual_stack and the per-side port columns.
 
     ``ranges`` maps a namespace inode (the table's ``netns`` column; None for "unknown namespace")
-    to that namespace's client range. The index is built from the whole table first (a connection
-    may come before its listener in the dump), then each socket is judged by :func:`classify_socket`.
+    to that namespace's client range. The index holds the whole table first (a connection may come
+    before its listener in the dump), then each socket is judged alone, by the decision
+    :func:`classify_socket` makes; the columns are filled from the results at once.
     """
-    index = ListenerIndex()
-    columns = (table.protocol, table.state, table.local_address, table.local_port, table.remote_port, table.netns)
-    add = index.add
-    for row in zip(*columns, strict=True):
-        add(*row)
-    book = NamespaceRanges(ranges)
-    rows = zip(
-        table.protocol,
-        table.state,
-        table.local_address,
-        table.local_port,
-        table.remote_address,
-        table.remote_port,
-        table.netns,
-        table.v6only,
-        strict=True,
-    )
-    judged = [classify_socket(index, book, *row) for row in rows]
-    if not judged:
-        for name in SocketRole._fields:
-            setattr(table, name, [])
-        return
-    for name, values in zip(SocketRole._fields, zip(*judged, strict=True), strict=True):
-        setattr(table, name, list(values))
+    with collector_paused():
+        index = ListenerIndex.of_table(table)
+        book = NamespaceRanges(ranges)
+        keys = set(zip(table.netns, table.protocol, strict=True))
+        tables = {key: book.table(*key) for key in keys}
+        names = {protocol: _names(protocol) for _, protocol in keys}
+        # Each row's class table and names, picked by C-level maps rather than a look-up per row.
+        row_tables = list(map(tables.__getitem__, zip(table.netns, table.protocol, strict=True)))
+        row_names = list(map(names.__getitem__, table.protocol))
+        roles = map(
+            _judge_with(index),
+            row_tables,
+            table.protocol,
+            table.state,
+            table.local_address,
+            table.local_port,
+            table.remote_address,
+            table.remote_port,
+            table.netns,
+            table.v6only,
+        )
+        columns = list(zip(*roles, strict=True)) or [() for _ in range(5)]
+        table.role, table.role_basis, table.role_reason, table.exposure, table.dual_stack = map(list, columns)
+        # The per-side columns are look-ups, made column-wise: each port's name and class.
+        remote_ports = [NO_PORT if port is None else port for port in table.remote_port]
+        for side, ports in (("local", table.local_port), ("remote", remote_ports)):
+            setattr(table, f"{side}_service", list(map(getitem, row_names, ports)))
+            codes = map(getitem, row_tables, ports)
+            setattr(table, f"{side}_ephemeral", list(map(_EPHEMERAL_OF_CODE.__getitem__, codes)))

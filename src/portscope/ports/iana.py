@@ -62,10 +62,9 @@ def _entry(line: bytes) -> IanaEntry:
     )
 
 
-# low, high, protocol, name of a row with a name and a real assignment (not Unassigned/Reserved);
-# compiled on first use (re caches it), never at import: explain's start-up does not need it.
-_ASSIGNED_ROW = rb"(?m)^(\d+)\t(\d+)\t([a-z]+)\t([^\t\n]+)\t(?!Unassigned\t|Reserved\t)"
-# The same, with or without a name: some assignments have only a description ("any private mail system").
+# low, high, protocol, name (empty for some: "any private mail system") and description of a row with a
+# real assignment (not Unassigned/Reserved); compiled on first use (re caches it), never at import:
+# explain's start-up does not need it.
 _ANY_ASSIGNED_ROW = rb"(?m)^(\d+)\t(\d+)\t([a-z]+)\t([^\t\n]*)\t(?!(?i:unassigned|reserved)\t)([^\t\n]*)"
 
 
@@ -98,6 +97,7 @@ class IanaRegistry:
         self._names = (names_at + len(b"[names]"), len(index) - 1)
         self._range_block = bytes(index[ranges_at + len(b"[ranges]\n") : ports_at])
         self._range_bounds: list[tuple[int, int, bytes]] | None = None
+        self._assigned_maps: tuple[dict[tuple[int, str], str], dict[tuple[int, str], str]] | None = None
 
     def _ranges_over(self, low: int, high: int) -> list[IanaEntry]:
         """Range rows overlapping ``low``..``high``; only those rows are decoded into entries."""
@@ -156,30 +156,35 @@ class IanaRegistry:
     def service_names(self) -> dict[tuple[int, str], str]:
         """(port, protocol) -> the first assigned service name, for classifying many sockets at once.
 
-        One regular-expression pass over the index (a few ms), for callers that name ports by the
-        thousand; a single port is cheaper through :meth:`lookup`.
+        One regular-expression pass over the index (a few ms, shared with :meth:`assignments`), for
+        callers that name ports by the thousand; a single port is cheaper through :meth:`lookup`.
         """
-        names: dict[tuple[int, str], str] = {}
-        start, end = self._ports
-        for block in (bytes(self._data[start:end]), self._range_block):
-            for low, high, proto, name in re.findall(_ASSIGNED_ROW, block):
-                text, transport = name.decode(), proto.decode()
-                for port in range(int(low), int(high) + 1):
-                    names.setdefault((port, transport), text)
-        return names
+        return self._assigned()[0]
 
     def assignments(self) -> dict[tuple[int, str], str]:
         """(port, protocol) -> what IANA assigns it to (the first row's service name, else its description),
         for every real assignment (not the Unassigned and Reserved rows): the service set of
-        :mod:`portscope.ports.classify`. One pass over the index, like :meth:`service_names`."""
-        assigned: dict[tuple[int, str], str] = {}
-        start, end = self._ports
-        for block in (bytes(self._data[start:end]), self._range_block):
-            for low, high, proto, name, description in re.findall(_ANY_ASSIGNED_ROW, block):
-                text, transport = (name or description).decode(), proto.decode()
-                for port in range(int(low), int(high) + 1):
-                    assigned.setdefault((port, transport), text)
-        return assigned
+        :mod:`portscope.ports.classify`."""
+        return self._assigned()[1]
+
+    def _assigned(self) -> tuple[dict[tuple[int, str], str], dict[tuple[int, str], str]]:
+        """Both maps above from one pass over the index, made once per registry."""
+        if self._assigned_maps is None:
+            names: dict[tuple[int, str], str] = {}
+            assigned: dict[tuple[int, str], str] = {}
+            start, end = self._ports
+            for block in (bytes(self._data[start:end]), self._range_block):
+                for low, high, proto, name, description in re.findall(_ANY_ASSIGNED_ROW, block):
+                    transport = proto.decode()
+                    text = name.decode() if name else None
+                    what = text or description.decode()
+                    for port in range(int(low), int(high) + 1):
+                        key = (port, transport)
+                        assigned.setdefault(key, what)
+                        if text is not None:
+                            names.setdefault(key, text)
+            self._assigned_maps = (names, assigned)
+        return self._assigned_maps
 
     def names(self) -> list[str]:
         """All registered service names, lower-cased (for 'did you mean' suggestions)."""

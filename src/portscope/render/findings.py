@@ -13,8 +13,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from portscope.findings import MITRE_TECHNIQUES, SEVERITIES, Finding, FlowEvidence
-from portscope.render._html_blocks import DOT, evidence_html, metric_html, span_html
-from portscope.render._html_text import _dict, _e, _int, _port
 from portscope.render.sanitize import for_terminal
 from portscope.render.style import Style, wrap
 
@@ -92,6 +90,15 @@ def findings_json(findings: Iterable[Finding]) -> list[dict[str, Any]]:
 # Text
 
 
+def _dict(value: object) -> dict[str, Any]:
+    """A JSON object, or an empty one where a report read back from a file has something else."""
+    return value if isinstance(value, dict) else {}
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _evidence_line(item: object) -> str:
     if isinstance(item, Mapping):
         where = f"{item.get('file')}:{item.get('line')}"
@@ -136,7 +143,7 @@ def findings_text(findings: Iterable[object], style: Style, *, shown: int = 3) -
         sample: list[Any] = given if isinstance(given, list) else []
         for item in sample[:shown]:
             out.append(style(indent + _evidence_line(item), "dim"))
-        total = _int(evidence.get("flows"))
+        total = _count(evidence.get("flows"))
         if total is not None and total > len(sample[:shown]):
             out.append(style(f"{indent}... {total - len(sample[:shown])} more flows (--json for {len(sample)})", "dim"))
         elif len(sample) > shown:
@@ -155,6 +162,8 @@ def findings_text(findings: Iterable[object], style: Style, *, shown: int = 3) -
 
 def badge_html(severity: object) -> str:
     """A coloured severity label; the class comes from our list, the text shown is the (escaped) value."""
+    from portscope.render._html_text import _e
+
     known = severity if isinstance(severity, str) and severity in SEVERITIES else "unknown"
     return f'<span class="badge sev-{known}">{_e(severity)}</span>'
 
@@ -168,6 +177,10 @@ def severity_css() -> str:
 
 def findings_html(findings: Iterable[object]) -> str:
     """The findings section of a page: a card per finding (at most :data:`MAX_FINDINGS`)."""
+    # The page's helpers come with html and datetime, which live's text and JSON never need.
+    from portscope.render._html_blocks import DOT, evidence_html, metric_html, span_html
+    from portscope.render._html_text import _e, _int, _port
+
     documents = _documents(findings)
     parts = [f'<section id="findings"><h2>Findings <small>({len(documents):,})</small></h2>']
     if not documents:

@@ -69,7 +69,7 @@ REASONS = {
 }
 
 _IANA_SOURCE = "IANA Service Name and Transport Protocol Port Number Registry"
-# Each transport's place in the keys of class_expression: port + offset, so one IN list serves all.
+# Each transport's place in the keys of class_expression: port + offset, so one key table serves all.
 _PROTOCOL_OFFSET = {"tcp": 0, "udp": 65536, "sctp": 131072, "dccp": 196608}
 
 
@@ -136,13 +136,11 @@ def classify(
             note = f"IANA assigns it to {iana}, but inside the client range the OS hands it to outgoing connections"
         return PortClass(port, proto, EPHEMERAL, "client-range", _range_source(client_range), None, note)
     if iana is not None:
-        return PortClass(
-            port, proto, SERVICE, "iana", "IANA Service Name and Transport Protocol Port Number Registry", iana
-        )
+        return PortClass(port, proto, SERVICE, "iana", _IANA_SOURCE, iana)
     return PortClass(port, proto, OTHER, "unassigned", "neither IANA nor portscope's curated list names it")
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)  # a watcher meets a few ranges, each table is 64 kB: bounded
 def class_table(protocol: str, client_range: ClientRange = IANA_DYNAMIC) -> bytes:
     """Every port's class over ``protocol`` as one byte (:data:`CODE_SERVICE`...), index = port.
 

@@ -70,3 +70,11 @@ def test_one_at_a_time_gives_the_whole_tables_answer() -> None:
     for i, row in enumerate(rows):
         judged = classify_socket(index, book, *row)
         assert judged == tuple(getattr(table, name)[i] for name in judged._fields), (i, row)
+
+
+def test_a_namespace_that_goes_takes_its_tables_with_it() -> None:
+    ranges = NamespaceRanges({1: LINUX, 2: ClientRange(10000, 20000, "custom")})
+    ranges.table(2, "udp")
+    ranges.forget(2)
+    assert 2 not in ranges.ranges and all(key[0] != 2 for key in ranges._tables)
+    assert ranges.table(2, "udp") == ranges.table(1, "udp")  # judged by the default range from now on

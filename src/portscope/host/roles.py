@@ -43,7 +43,7 @@ from portscope.records import ClientRange
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy treats this name as True
 if TYPE_CHECKING:
-    from typing import NamedTuple
+    from typing import Any, NamedTuple
 else:
     from portscope._namedtuple import NamedTuple
 
@@ -131,6 +131,12 @@ class NamespaceRanges:
         self.default = self.ranges.get(None) or next(iter(self.ranges.values()), DEFAULT_RANGE)
         self._tables: dict[tuple[int | None, str], bytes] = {}
 
+    def forget(self, netns: int | None) -> None:
+        """A namespace went away (a container stopped): its range and tables go too."""
+        self.ranges.pop(netns, None)
+        for key in [key for key in self._tables if key[0] == netns]:
+            del self._tables[key]
+
     def table(self, netns: int | None, protocol: str) -> bytes:
         """65,536 class codes (ports/classify.py), cached per namespace and protocol, and one more at
         :data:`NO_PORT`, :data:`CODE_NO_PORT`: the "port" of a socket with no remote end."""
@@ -200,19 +206,19 @@ class ListenerIndex:
     def _change(
         self, step: int, protocol: str, state: str, address: str, port: int, remote_port: int | None, netns: int | None
     ) -> None:
+        touched: list[tuple[Counter[Any], Any]] = []
         if state == "LISTEN":
-            self.tcp[(netns, address, port)] += step
+            touched.append((self.tcp, (netns, address, port)))
             if address in _WILDCARDS:
-                self.tcp_wildcard[(netns, port)] += step
+                touched.append((self.tcp_wildcard, (netns, port)))
         elif protocol == "udp" and remote_port is None:
-            self.udp[(netns, port)] += step
+            touched.append((self.udp, (netns, port)))
         if address not in _WILDCARDS:
-            self.addresses[address] += step
-        if step < 0:  # drop the keys that reached zero: nothing grows with uptime
-            for counter in (self.tcp, self.tcp_wildcard, self.udp, self.addresses):
-                if counter and min(counter.values()) <= 0:
-                    for key in [k for k, n in counter.items() if n <= 0]:
-                        del counter[key]
+            touched.append((self.addresses, address))
+        for counter, key in touched:
+            counter[key] += step
+            if counter[key] <= 0:  # gone: its key goes too, so that nothing grows with uptime
+                del counter[key]
 
     def add(
         self, protocol: str, state: str, address: str, port: int, remote_port: int | None, netns: int | None

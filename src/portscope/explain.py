@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterable
 
 from portscope.host.ephemeral import client_range_of, host_port_ranges
-from portscope.ports.classify import EPHEMERAL, SERVICE, classify, iana_assignments
+from portscope.ports.classify import EPHEMERAL, SERVICE, classify, iana_assignment
 from portscope.ports.iana import registry
 from portscope.ports.notes import notes_for
 from portscope.ports.ranges import EPHEMERAL_RANGES, IANA_DYNAMIC, client_range, iana_range, ranges_for_os
@@ -197,7 +197,7 @@ def explain_port(port: int, protocols: tuple[str, ...] = ("tcp", "udp"), os_name
     curated = [
         c
         for proto, c in classes.items()
-        if c.reason == "curated" and (in_force[proto].contains(port) or port not in iana_assignments(proto))
+        if c.reason == "curated" and (in_force[proto].contains(port) or iana_assignment(port, proto) is None)
     ]
     # Every OS's verdict is shown; the class in force decides the role.
     os_part, host_part = _memberships(port, EPHEMERAL_RANGES, host, protocols)

@@ -50,6 +50,7 @@ __all__ = [
     "class_table",
     "classify",
     "curated_service",
+    "iana_assignment",
     "iana_assignments",
 ]
 
@@ -91,7 +92,7 @@ def _curated(protocol: str) -> dict[int, CuratedService]:
     }
 
 
-def _assigned(port: int, protocol: str) -> str | None:
+def iana_assignment(port: int, protocol: str) -> str | None:
     """What IANA assigns one port to: a look-up in the index (a bisection), not the whole registry's
     map that :func:`iana_assignments` builds for tables, so ``explain`` stays instant."""
     from portscope.ports.iana import registry
@@ -124,7 +125,7 @@ def classify(
     if not 0 <= port <= 65535:
         raise UsageError(f"port {port} is outside 0-65535")
     proto = protocol.lower()
-    iana = _assigned(port, proto)
+    iana = iana_assignment(port, proto)
     curated = _curated(proto).get(port)
     if observed is not None:
         return PortClass(port, proto, SERVICE, "observed", observed, curated.name if curated else iana)

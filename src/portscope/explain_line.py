@@ -2,9 +2,10 @@
 
 Most people arrive with a line, not a port. The line's format is detected as a file's would be
 (:func:`portscope.sources.detect`), it is read by that format's own reader into a one-row flow table,
-and that row goes through :func:`portscope.analyze.prepare.prepare`: the very definitions
-``portscope analyze`` uses for port classes, client side and kind. A pasted line and the analysis of
-the file it came from therefore never disagree. Only the sentence saying why is written here.
+and that row goes through :func:`portscope.analyze.prepare_row.prepare_row`: the judgement
+``portscope analyze`` makes of port classes, client side and kind, for one row and without an
+engine, held to the engines' by a parity test. A pasted line and the analysis of the file it came
+from therefore never disagree. Only the sentence saying why is written here.
 
 Formats whose data lines mean nothing without a header get the standard one when the line has its
 shape: a Zeek conn.log TSV line (tab-separated, 20 or more fields, an epoch time first) is read under
@@ -179,24 +180,15 @@ def _read(name: str, data: bytes) -> Any:
 
 
 def _prepared(table: Any, name: str, low: int, high: int) -> dict[str, Any]:
-    """The row as ``portscope analyze`` prepares it, computed by the same Ibis expressions on DuckDB."""
-    import contextlib
-
-    import ibis
-
+    """The row as ``portscope analyze`` prepares it: :func:`portscope.analyze.prepare_row.prepare_row`,
+    the same judgement as the engines' (a parity test holds them together), without starting one."""
     from portscope.analyze.options import AnalyzeOptions
-    from portscope.analyze.prepare import prepare
+    from portscope.analyze.prepare_row import prepare_row
 
-    con = ibis.duckdb.connect()
-    try:
-        rows = con.to_pyarrow(prepare(ibis.memtable(table.slice(0, 1)), AnalyzeOptions(ephemeral=(low, high))))
-    finally:
-        with contextlib.suppress(Exception):  # closing an in-memory database is best effort
-            con.disconnect()
-    found: list[dict[str, Any]] = rows.to_pylist()
-    if not found:
+    row = prepare_row(table.slice(0, 1).to_pylist()[0], AnalyzeOptions(ephemeral=(low, high)))
+    if row is None:
         raise UsageError(f"a line in the {name} format that does not name both ends (source and destination)")
-    return found[0]
+    return row
 
 
 def _side(address: str, port: int | None, port_class: str, role: str, proto: str) -> LineSide:

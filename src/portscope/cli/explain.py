@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from portscope._words import count
 from portscope.errors import PortSpecError
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy treats this name as True
@@ -79,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
     errors: list[tuple[str, str]] = []
     for argument in args.ports:
         if is_log_line(argument):
+            from portscope._pyarrow_alone import pyarrow_without_pandas
             from portscope.explain_line import explain_line
+
+            pyarrow_without_pandas()  # the line's reader builds Arrow arrays: pandas never needed here
 
             try:
                 results.append((argument, explain_line(argument, os=args.os_name)))
@@ -188,5 +192,5 @@ def _now_lines(live: dict[tuple[int, tuple[str, ...]], Any], exp: Any) -> list[s
     if len(users.uses) > _SHOWN:
         lines.append(f"... {len(users.uses) - _SHOWN} more: portscope live --port {exp.port}")
     if users.hidden_owners:
-        lines.append(f"{users.hidden_owners} sockets' owners are hidden without root")
+        lines.append(f"{count(users.hidden_owners, 'socket')}: owner hidden without root")
     return lines

@@ -49,9 +49,8 @@ def coverage(portscope: list[str]) -> tuple[int, int, int]:
         subprocess.run([*portscope, "live", "--json", "--tcp"], stdout=out, check=True)
         out.seek(0)
         doc = json.load(out)
-    inode, pid = doc["socket_fields"].index("inode"), doc["socket_fields"].index("pid")
-    owned = [s for s in doc["sockets"] if s[inode] is not None]
-    return len(doc["sockets"]), len(owned), sum(1 for s in owned if s[pid] is not None)
+    owned = [s for s in doc["sockets"] if s["inode"] is not None]
+    return len(doc["sockets"]), len(owned), sum(1 for s in owned if s["pid"] is not None)
 
 
 def main() -> int:
@@ -67,6 +66,7 @@ def main() -> int:
     commands = {
         "portscope live --json": [*portscope, "live", "--json"],
         "portscope live --json --no-process": [*portscope, "live", "--json", "--no-process"],
+        "portscope live --json --columnar": [*portscope, "live", "--json", "--columnar"],
         **(
             {
                 "portscope live --json (before)": [*portscope_at(args.before), "live", "--json"],

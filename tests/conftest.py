@@ -38,9 +38,10 @@ def run_portscope(
 
 
 def socket_objects(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """``live --json``'s socket arrays as objects, keyed by its ``socket_fields`` (as docs/live.md's jq line does)."""
+    """``live --json``'s sockets as objects: as they come, or (``--columnar``) each array keyed by its
+    ``socket_fields``, as docs/live.md's jq line does."""
     fields = doc["socket_fields"]
-    return [dict(zip(fields, row, strict=True)) for row in doc["sockets"]]
+    return [row if isinstance(row, dict) else dict(zip(fields, row, strict=True)) for row in doc["sockets"]]
 
 
 def run_as_nobody(code: str) -> subprocess.CompletedProcess[str]:

@@ -71,7 +71,7 @@ def test_empty_and_portless_inputs_say_why(tmp_path: Path, capsys: pytest.Captur
         "PREC=0x00 TTL=64 ID=1 DF PROTO=ICMP TYPE=8 CODE=0 ID=7 SEQ=1\n"
     )
     code, out, _ = _run(capsys, str(icmp))
-    assert code == 0 and "1 flows" in out and "Findings: none" in out
+    assert code == 0 and "1 flow " in out and "Findings: none" in out
 
 
 def test_bad_inputs_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

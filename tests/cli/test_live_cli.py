@@ -59,7 +59,7 @@ def test_summary_runs_and_groups() -> None:
     for heading in ("Listening", "Outbound", "Inbound", "Ephemeral ports", "Findings"):
         assert heading in done.stdout
     assert f"tcp {port} loopback 127.0.0.1" in done.stdout
-    assert re.search(rf"->\s+{port}/tcp\s+x 3\s+1 servers", done.stdout), done.stdout
+    assert re.search(rf"->\s+{port}/tcp\s+x 3\s+1 server\b", done.stdout), done.stdout
 
 
 def test_live_filters_and_json_shape() -> None:
@@ -68,9 +68,10 @@ def test_live_filters_and_json_shape() -> None:
         listener.listen()
         port = listener.getsockname()[1]
         done = run_portscope("live", "--json", "--port", str(port), "--tcp", "--listen")
+        columnar = json.loads(run_portscope("live", "--json", "--columnar", "--port", str(port), "--listen").stdout)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
-    assert doc["schema"] == "portscope.live/1"
+    assert doc["schema"] == "portscope.live/2"
     assert {
         "taken_at",
         "backend",
@@ -84,12 +85,14 @@ def test_live_filters_and_json_shape() -> None:
     } <= set(doc)
     assert doc["count"] == len(doc["sockets"]) == 1
     assert doc["socket_fields"] == list(SOCKET_KEYS)
-    (sock,) = socket_objects(doc)
+    (sock,) = doc["sockets"]  # an object, as jq '.sockets[] | select(.local_port == N)' expects
+    assert list(sock) == list(SOCKET_KEYS) and sock == socket_objects(doc)[0]
     assert (sock["local_port"], sock["role"], sock["exposure"]) == (port, "listen", "loopback")
     assert doc["reasons"][sock["role_reason"]] == "TCP socket in LISTEN state"
     process = doc["processes"][str(sock["pid"])]
     assert process["name"] == sock["process"] and process["cmdline"]
     assert doc["health"][0]["low"] <= doc["health"][0]["high"]
+    assert columnar["sockets"] == [[sock[key] for key in SOCKET_KEYS]]  # --columnar: arrays under socket_fields
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from portscope._words import count
 from portscope.analyze.findings import Detection, DetectionInput, DetectionRule, named_by_sides
 from portscope.analyze.pairs import PAIR_KEYS, calls
 from portscope.analyze.scans import probes
@@ -67,7 +68,8 @@ def brute_force(data: DetectionInput) -> Detection:
 def _describe_brute(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
     severity = Severity.HIGH if row["attempts"] >= 100 else Severity.MEDIUM
     failed = f"{row['failed']} failed or refused, {row['denied']} denied"
-    title = f"{row['src']} made {row['attempts']} attempts at {row['dst']}:{row['port']}/{row['protocol']} ({failed})"
+    where = f"{row['dst']}:{row['port']}/{row['protocol']}"
+    title = f"{row['src']} made {count(row['attempts'], 'attempt')} at {where} ({failed})"
     return severity, title, "T1110"
 
 
@@ -90,7 +92,7 @@ def denied_then_allowed(data: DetectionInput) -> Detection:
 
 def _describe_denied(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
     title = (
-        f"{row['src']} was denied {row['denied']} times at {row['dst']}:{row['port']}/{row['protocol']}, "
+        f"{row['src']} was denied {count(row['denied'], 'time')} at {row['dst']}:{row['port']}/{row['protocol']}, "
         "then let through"
     )
     return Severity.HIGH, title, "T1110"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from portscope._words import count
 from portscope.analyze.findings import Detection, DetectionInput, DetectionRule
 from portscope.findings import Severity
 
@@ -37,8 +38,8 @@ def new_ports(data: DetectionInput) -> Detection:
 def _describe(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
     severity = Severity.MEDIUM if row["inbound"] else Severity.LOW
     title = (
-        f"port {row['port']}/{row['protocol']} is new: {row['flows']} flows to {row['servers']} servers "
-        f"from {row['clients']} clients, never in the baseline"
+        f"port {row['port']}/{row['protocol']} is new: {count(row['flows'], 'flow')} to "
+        f"{count(row['servers'], 'server')} from {count(row['clients'], 'client')}, never in the baseline"
     )
     return severity, title, None
 

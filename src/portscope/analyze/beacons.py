@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from portscope._words import count
 from portscope.analyze.findings import Detection, DetectionInput, DetectionRule, named_by_sides
 from portscope.analyze.pairs import PAIR_KEYS, calls
 from portscope.analyze.scans import probes
@@ -73,7 +74,7 @@ def _describe(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
     jitter = float(row["jitter"] or 0.0)
     title = (
         f"{row['src']} calls {row['dst']}:{row['port']}/{row['protocol']} every {every} "
-        f"({row['flows']} connections, jitter {jitter:.0%}): beaconing"
+        f"({count(row['flows'], 'connection')}, jitter {jitter:.0%}): beaconing"
     )
     return Severity.MEDIUM, title, "T1071"
 

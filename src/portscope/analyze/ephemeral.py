@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from portscope._words import count
 from portscope.analyze.findings import Detection, DetectionInput, DetectionRule, named_by_sides
 from portscope.findings import Severity
 
@@ -61,7 +62,7 @@ def _describe_unsolicited(row: dict[str, Any]) -> tuple[Severity, str, str | Non
     what = "let through" if row["allowed"] else "blocked"
     title = (
         f"{row['src']} opened connections to {row['dst']} {ports}/{row['protocol']} in the ephemeral range "
-        f"({row['flows']} attempts, {what}): no reply, a probe or a peer"
+        f"({count(row['flows'], 'attempt')}, {what}): no reply, a probe or a peer"
     )
     return severity, title, None
 
@@ -86,8 +87,8 @@ def ephemeral_listeners(data: DetectionInput) -> Detection:
 
 def _describe_listener(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
     title = (
-        f"{row['dst']} accepted {row['flows']} connections on ephemeral port {row['port']}/{row['protocol']} "
-        f"from {row['clients']} clients: a listener where the OS hands out client ports"
+        f"{row['dst']} accepted {count(row['flows'], 'connection')} on ephemeral port {row['port']}/{row['protocol']} "
+        f"from {count(row['clients'], 'client')}: a listener where the OS hands out client ports"
     )
     return Severity.MEDIUM, title, "T1571"
 
@@ -110,7 +111,7 @@ def ephemeral_peers(data: DetectionInput) -> Detection:
 
 def _describe_peer(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
     title = (
-        f"{row['src']} and {row['dst']} talked between ephemeral ports ({row['flows']} flows, "
+        f"{row['src']} and {row['dst']} talked between ephemeral ports ({count(row['flows'], 'flow')}, "
         f"{row['bytes']} bytes, {row['protocol']}): peer-to-peer, a tunnel or a backdoor"
     )
     return Severity.LOW, title, "T1571"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from portscope._words import count
 from portscope.analyze.findings import Detection, DetectionInput, DetectionRule, named_by_sides
 from portscope.findings import Severity
 
@@ -112,7 +113,7 @@ def _describe(row: dict[str, Any]) -> tuple[Severity, str, str | None]:
     severity = Severity.MEDIUM if app in ("ssh", "rdp", "vnc", "rfb", "socks", "irc", "ssl", "tls") else Severity.LOW
     title = (
         f"{app} on {row['dst']} port {row['port']}/{row['protocol']} (usually {usual}): "
-        f"{row['flows']} flows from {row['clients']} clients"
+        f"{count(row['flows'], 'flow')} from {count(row['clients'], 'client')}"
     )
     return severity, title, "T1571"
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from portscope._words import count
 from portscope.analyze.findings import Detection, DetectionInput, DetectionRule
 from portscope.analyze.overview import EXPLAINED_KINDS
 from portscope.analyze.pairs import calls
@@ -119,7 +120,7 @@ def _horizontal(slow: float) -> Any:
         hosts, span = row["hosts"], row["span_s"] or 0.0
         pace = f"slow sweep over {span / 3600:.1f} h" if span > slow else f"in {span:.0f} s"
         severity = Severity.HIGH if hosts >= 256 or row["answered"] else Severity.MEDIUM
-        title = f"{row['src']} swept port {row['port']}/{row['protocol']} of {hosts} hosts ({pace})"
+        title = f"{row['src']} swept port {row['port']}/{row['protocol']} of {count(hosts, 'host')} ({pace})"
         return severity, title, "T1046"
 
     return describe

@@ -43,7 +43,10 @@ def add_snapshot_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="only this network namespace (default, as root: every namespace, containers included)",
     )
-    parser.add_argument("--json", action="store_true", help="one JSON document (docs/live.md)")
+    parser.add_argument("--json", action="store_true", help="one JSON document, an object per socket (docs/live.md)")
+    parser.add_argument(
+        "--columnar", action="store_true", help="with --json: each socket an array under socket_fields (smaller)"
+    )
     limits = parser.add_argument_group("ephemeral-port health thresholds (fractions, 0-1; docs/live.md)")
     limits.add_argument(
         "--warn-destination", type=_fraction, default=0.5, metavar="F",
@@ -156,7 +159,7 @@ def _live(args: argparse.Namespace) -> int:
 
         limits = thresholds(args)
         health = ephemeral_health(snap, limits)
-        write_json(sys.stdout, snap, table, health, health_findings(snap, health, limits))
+        write_json(sys.stdout, snap, table, health, health_findings(snap, health, limits), columnar=args.columnar)
     elif args.csv:
         from portscope.render.live_json import write_csv
 
@@ -189,7 +192,7 @@ def _summary(args: argparse.Namespace) -> int:
     if args.json:
         from portscope.render.live_json import write_json
 
-        write_json(sys.stdout, snap, snap.table, health, findings)
+        write_json(sys.stdout, snap, snap.table, health, findings, columnar=args.columnar)
         return 0
     from portscope.render.live_text import render_summary
     from portscope.render.style import Style

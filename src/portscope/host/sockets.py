@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from portscope._words import count
 from portscope.errors import PlatformError, UsageError
 from portscope.host.ephemeral import client_range_of, host_port_ranges
 from portscope.host.owners import KERNEL_ONLY_STATES, AttributionStats, attribute
@@ -211,8 +212,8 @@ def _linux_snapshot(processes: bool, all_namespaces: bool) -> Snapshot:
     snap = Snapshot(table, time.time(), "netlink", views, stats, notes)
     if stats.denied:
         snap.notes.append(
-            f"{stats.denied} processes' file descriptors could not be read without root, so "
-            f"{stats.ownerless} sockets show no owner; run as root to attribute every socket"
+            f"the file descriptors of {count(stats.denied, 'process')} could not be read without root, so "
+            f"{count(stats.ownerless, 'socket')} show no owner; run as root to attribute every socket"
         )
     return snap
 

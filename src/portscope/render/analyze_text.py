@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from portscope._words import count
 from portscope.render.findings import findings_text
 from portscope.render.sanitize import for_terminal
 from portscope.render.style import Style
@@ -19,8 +20,8 @@ __all__ = ["render_text"]
 def render_text(report: dict[str, Any], style: Style, *, top: int = 20) -> str:
     out: list[str] = []
     summary = report["summary"]
-    inputs = ", ".join(f"{i['path']} ({i['format']}, {i['flows']} flows)" for i in report["inputs"])
-    out.append(style(f"portscope analyze: {summary['flows']} flows", "bold") + f" from {for_terminal(inputs)}")
+    inputs = ", ".join(f"{i['path']} ({i['format']}, {count(i['flows'], 'flow')})" for i in report["inputs"])
+    out.append(style(f"portscope analyze: {count(summary['flows'], 'flow')}", "bold") + f" from {for_terminal(inputs)}")
     if summary.get("empty_reason"):
         out.append(f"  nothing to report: {for_terminal(summary['empty_reason'])}")
         return "\n".join(out) + "\n"
@@ -74,7 +75,7 @@ def _explained(groups: list[dict[str, Any]], style: Style) -> list[str]:
     for kind, rows in by_kind.items():
         flows = sum(r["flows"] for r in rows)
         ports = ", ".join(f"{r['port']}/{r['protocol']}" for r in rows[:6])
-        out.append(f"  {kind}: {flows} flows from {ports}{' ...' if len(rows) > 6 else ''}")
+        out.append(f"  {kind}: {count(flows, 'flow')} from {ports}{' ...' if len(rows) > 6 else ''}")
         out.append(style(f"    {rows[0]['text']}", "dim"))
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from portscope._words import count
 from portscope.findings import Finding
 from portscope.host.owners import OWNER_NOTES
 from portscope.host.roles import REASONS
@@ -42,7 +43,7 @@ def _health_lines(health: list[EphemeralHealth], style: Style) -> list[str]:
         if h.worst is not None:
             w = h.worst
             lines.append(
-                f"    busiest destination {w.remote_address}:{w.remote_port}/{w.protocol}: {w.ports} ports "
+                f"    busiest destination {w.remote_address}:{w.remote_port}/{w.protocol}: {count(w.ports, 'port')} "
                 f"({w.fraction:.1%} of the pool), {w.time_wait} in TIME_WAIT"
             )
     return lines
@@ -60,7 +61,7 @@ def render_summary(
     """The one-screen view: listeners, outbound and inbound grouped, ephemeral health, findings, notes."""
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snap.taken_at))
     totals = ", ".join(f"{role} {count}" for role, count in summary.totals)
-    out = [style(f"portscope - {len(snap)} sockets at {when} ({snap.backend})", "bold") + f": {totals}", ""]
+    out = [style(f"portscope - {count(len(snap), 'socket')} at {when} ({snap.backend})", "bold") + f": {totals}", ""]
 
     out.append(style(f"Listening ({sum(len(g.endpoints) for g in summary.listeners)})", "bold"))
     listener_rows = [
@@ -76,15 +77,15 @@ def render_summary(
 
     for title, groups, arrow in (("Outbound", summary.outbound, "->"), ("Inbound", summary.inbound, "<-")):
         out.append("")
-        out.append(style(f"{title} ({sum(g.connections for g in groups)} connections)", "bold"))
-        peer_word = "servers" if arrow == "->" else "clients"
+        out.append(style(f"{title} ({count(sum(g.connections for g in groups), 'connection')})", "bold"))
+        peer_word = "server" if arrow == "->" else "client"
         rows: list[tuple[str, ...]] = [
             (
                 _who(g.process, g.pids),
                 arrow,
                 _service(g),
                 f"x {g.connections}",
-                f"{g.peers} {peer_word}",
+                count(g.peers, peer_word),
                 ", ".join(f"{s} {n}" for s, n in g.states[:3]),
             )
             for g in groups[:limit]
@@ -152,6 +153,9 @@ def render_socket_table(table: SocketTable, style: Style, *, wide: bool = False)
             note = table.owner_note[i]
             row += [table.namespace[i], why if note is None else f"{why}; {OWNER_NOTES.get(note, note)}"]
         rows.append(row)
-    lines = render_table(headers, rows, style, shrinkable=(2, 3, 5, 8) if wide else (2, 3, 5))
-    lines.append(f"{len(table)} sockets; '?' marks a role inferred from port numbers, not from the kernel's state")
+    # Never the endpoints: an address without its port answers nothing. Process, role and user give way.
+    lines = render_table(headers, rows, style, shrinkable=(5, 4, 6, 8, 7) if wide else (5, 4, 6), narrowest=4)
+    lines.append(
+        f"{count(len(table), 'socket')}; '?' marks a role inferred from port numbers, not from the kernel's state"
+    )
     return "\n".join(lines)

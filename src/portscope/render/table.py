@@ -25,11 +25,13 @@ def render_table(
     *,
     shrinkable: Sequence[int] = (),
     right: Sequence[int] = (),
+    narrowest: int = 8,
 ) -> list[str]:
     """Lines of an aligned table, no wider than ``style.width`` on a terminal (piped, nothing is cut).
 
-    ``shrinkable`` columns (by index) are cut, with an ellipsis, when the table would be too wide;
-    ``right`` columns are right-aligned (numbers).
+    ``shrinkable`` columns (by index) are cut, with an ellipsis, when the table would be too wide, down
+    to ``narrowest`` characters (or their header's width); the others are never cut, and a table that
+    still does not fit runs past the edge rather than lose them. ``right`` columns are right-aligned.
     """
     cells = [[for_terminal("" if v is None else str(v)) for v in row] for row in rows]
     widths = [len(h) for h in headers]
@@ -41,7 +43,7 @@ def render_table(
     for k in sorted(shrinkable, key=lambda k: -widths[k]):
         if excess <= 0:
             break
-        cut = min(excess, max(0, widths[k] - max(8, len(headers[k]))))
+        cut = min(excess, max(0, widths[k] - max(narrowest, len(headers[k]))))
         widths[k] -= cut
         excess -= cut
 

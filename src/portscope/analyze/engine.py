@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -163,6 +164,21 @@ def engine_reads_tables(con: Any) -> bool:
     return getattr(con, "name", "") == "pyspark"
 
 
+def _rereadable(path: str) -> bool:
+    """Whether ``path`` can be opened twice (sniffed, then read): a regular file, a directory, a glob or a
+    URL. Standard input, a FIFO and a process substitution (``<(cat log)``, /dev/fd/63) give their bytes
+    once: sniffing them first lost the start of the data (16 of 3,978 flows) or hung on a FIFO."""
+    if path == "-":
+        return False
+    if "://" in path:
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return True  # a glob, or a missing file the readers will report
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+
+
 def _is_parquet(path: str) -> bool:
     """A Parquet file (by its magic), a directory of them, a glob of them, or a URL the engine reads."""
     if "://" in path:
@@ -200,16 +216,19 @@ def load_inputs(
     with tempfile.TemporaryDirectory(prefix="portscope-analyze-", dir=workdir) as scratch:
         parsed: list[str] = []
         for path in paths:
-            if engine_reads_tables(con) and format in (None, "zeek_conn") and path != "-" and is_zeek_tsv(path):
+            if not _rereadable(path):  # stdin, a FIFO, <(process substitution): read once, by the readers
+                parsed.append(path)
+                continue
+            if engine_reads_tables(con) and format in (None, "zeek_conn") and is_zeek_tsv(path):
                 fields = zeek_fields(path) or []
                 table = zeek_table(con, "spark", path, fields)
                 parts.append(table)
                 summaries.append(InputSummary(path, "zeek_conn", int(con.to_pyarrow(table.count()).as_py())))
-            elif engine_reads_tables(con) and format in (None, "aws_vpc") and path != "-" and vpc_header(path):
+            elif engine_reads_tables(con) and format in (None, "aws_vpc") and vpc_header(path):
                 table = vpc_table(con, "spark", path, vpc_header(path) or [])
                 parts.append(table)
                 summaries.append(InputSummary(path, "aws_vpc", int(con.to_pyarrow(table.count()).as_py())))
-            elif format in (None, "parquet") and path != "-" and _is_parquet(path):
+            elif format in (None, "parquet") and _is_parquet(path):
                 table = con.read_parquet(path)
                 missing = [name for name in names if name not in table.columns]
                 if missing:

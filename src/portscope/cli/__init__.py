@@ -118,20 +118,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(only=_command_in(words))
     args = parser.parse_args(words)
     run = live_cmd.run_summary if args.command is None else args.run
+    name = "portscope" if args.command is None else f"portscope {args.command}"
     try:
         code: int = run(args)
+        sys.stdout.flush()  # a full disk says so here, not in the interpreter's last flush
     except PortscopeError as error:
         from portscope.render.sanitize import for_terminal
 
-        name = "portscope" if args.command is None else f"portscope {args.command}"
         print(f"{name}: {for_terminal(str(error))}", file=sys.stderr)
         return exit_code(error)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (``portscope ... | head``): not an error of ours. Point stdout at
-        # devnull so the interpreter's final flush does not raise again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        # The reader went away (``portscope ... | head``): not an error of ours.
+        _stdout_to_devnull()
         return EXIT_OK
+    except OSError as error:  # writing standard output failed: a full disk (> /dev/full), a closed terminal
+        print(f"{name}: cannot write to standard output: {error.strerror or error}", file=sys.stderr)
+        _stdout_to_devnull()
+        return EXIT_USAGE
     return code
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at devnull, so that the interpreter's final flush of what is left does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

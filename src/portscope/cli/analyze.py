@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from portscope.errors import DataError
+from portscope._words import count
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy treats this name as True
 if TYPE_CHECKING:
@@ -85,6 +85,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--top", type=int, default=20, metavar="N", help="rows of services and talkers shown (20)")
     parser.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report with plots")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (docs/analyze-json.md)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="say nothing on stderr on success")
     parser.set_defaults(run=run)
 
 
@@ -160,12 +161,13 @@ def run(args: argparse.Namespace) -> int:
         _clear_progress()
     if args.html:
         from portscope.render.analyze_html import render_html
+        from portscope.render.output import output_file
 
-        try:
-            with open(args.html, "w", encoding="utf-8") as out:
-                out.write(render_html(report))
-        except OSError as error:
-            raise DataError(f"{args.html}: cannot write: {error.strerror or error}") from error
+        with output_file(args.html, "w", encoding="utf-8") as out:
+            out.write(render_html(report))
+        if not args.quiet and args.html != "-":
+            found = count(len(report["findings"]), "finding", grouped=True)
+            print(f"portscope analyze: wrote {for_terminal(args.html)} ({found})", file=sys.stderr)
     if args.json:
         from portscope.render.analyze_json import write_json
 

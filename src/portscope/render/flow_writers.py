@@ -1,14 +1,17 @@
 """Writing the flow table: Parquet, CSV or JSON lines, a record batch at a time (memory stays flat).
 
-CSV cells that a spreadsheet would run as formulas (=, +, -, @ first) are prefixed with a quote:
-log fields are attacker-controlled (OWASP "CSV injection").
+CSV cells go through the one CSV sanitiser (:func:`portscope.render.sanitize.for_csv_column`): log
+fields are attacker-controlled, so a cell a spreadsheet would run as a formula (=, +, -, @ first) is
+prefixed with a quote (OWASP "CSV injection"), and terminal escapes are stripped (a CSV written to
+a terminal must not drive it).
 """
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from portscope.errors import UsageError
+from portscope.render.sanitize import for_csv_column
 
 __all__ = ["FORMATS", "FlowWriter", "format_for"]
 
@@ -21,7 +24,6 @@ _EXTENSIONS = {
     ".ndjson": "jsonl",
     ".json": "jsonl",
 }
-_FORMULA = r"^([=+\-@\t\r])"
 
 
 def format_for(path: str) -> str | None:
@@ -33,7 +35,7 @@ def format_for(path: str) -> str | None:
 class FlowWriter:
     """Writes flow batches to ``out`` (a binary file) as ``fmt``; :meth:`close` finishes the file."""
 
-    def __init__(self, out: BinaryIO, fmt: str, schema: Any) -> None:
+    def __init__(self, out: IO[bytes], fmt: str, schema: Any) -> None:
         if fmt not in FORMATS:
             raise UsageError(f"unknown output format {fmt!r}; valid ones are: {', '.join(FORMATS)}")
         self.out = out
@@ -52,13 +54,12 @@ class FlowWriter:
     def _plain(self, batch: Any) -> Any:
         """Dictionary columns decoded, and (for CSV) text neutralised against formulas."""
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         arrays = []
         for field, original in zip(batch.schema, batch.columns, strict=True):
             column = original.cast(field.type.value_type) if pa.types.is_dictionary(field.type) else original
             if self.fmt == "csv" and pa.types.is_string(column.type):
-                column = pc.replace_substring_regex(column, _FORMULA, r"'\1")
+                column = for_csv_column(column)
             arrays.append(column)
         return pa.RecordBatch.from_arrays(arrays, schema=self._plain_schema())
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import Any
 
-__all__ = ["for_csv", "for_terminal"]
+__all__ = ["for_csv", "for_csv_column", "for_terminal"]
 
 # ECMA-48: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), other two-byte ESC sequences, and C1 CSI (0x9b).
 _ESCAPES_RE = (
@@ -50,3 +51,23 @@ def for_csv(text: str) -> str:
     if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + text
     return text
+
+
+# What makes a cell need for_csv: a formula's first character, or any escape or control character.
+_CSV_RISK_RE = r"^[=+\-@\t\r]|[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
+
+
+def for_csv_column(column: Any) -> Any:
+    """A pyarrow string column with every cell as :func:`for_csv` makes it: the one CSV sanitiser, for
+    columns (``convert --to csv``) as for cells (``live --csv``). The engine finds the few cells at risk
+    (RE2 over the whole column), and only those go through :func:`for_csv`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    risky = pc.fill_null(pc.match_substring_regex(column, _CSV_RISK_RE), False)
+    if not pc.any(risky).as_py():
+        return column
+    values = column.to_pylist()
+    for index in pc.indices_nonzero(risky).to_pylist():
+        values[index] = for_csv(values[index])
+    return pa.array(values, type=column.type)

@@ -100,7 +100,7 @@ def test_live_filters_and_json_shape() -> None:
     [
         (["--state", "BOGUS"], "--state: unknown value BOGUS; valid ones are:"),
         (["--role", "server"], "--role: unknown value server; valid ones are: listen, inbound"),
-        (["--port", "70000"], "--port: 70000 is out of range"),
+        (["--port", "70000"], "--port: '70000': port 70000 is out of range"),
     ],
 )
 def test_bad_filters_exit_2_with_one_line(args: list[str], message: str) -> None:
@@ -110,9 +110,18 @@ def test_bad_filters_exit_2_with_one_line(args: list[str], message: str) -> None
     assert "Traceback" not in done.stderr
 
 
-def test_argparse_rejects_non_numbers() -> None:
-    done = run_portscope("live", "--port", "https")
-    assert done.returncode == 2 and "invalid int value" in done.stderr
+def test_port_takes_service_names_and_ranges() -> None:
+    """Issue 11, case 13: --port ssh, as explain and ss take it; a name nobody registered is one line, exit 2."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        by_range = json.loads(run_portscope("live", "--json", "--port", f"{port - 1}-{port + 1}", "--listen").stdout)
+    assert [s["local_port"] for s in by_range["sockets"]] == [port]
+    by_name = run_portscope("live", "--port", "ssh", "--port", "https")
+    assert by_name.returncode == 0, by_name.stderr
+    done = run_portscope("live", "--port", "no-such-service")
+    assert done.returncode == 2 and "unknown service name 'no-such-service'" in done.stderr
 
 
 @pytest.mark.parametrize("named_listener", ["\x1b[31mevil\x1b]0;x\x07"], indirect=True)

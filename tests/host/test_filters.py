@@ -40,7 +40,7 @@ def test_each_condition_keeps_only_its_rows() -> None:
 @pytest.mark.parametrize(
     ("options", "says"),
     [({"states": "bogus"}, "--state: unknown value BOGUS"), ({"roles": "server"}, "--role: unknown value server"),
-     ({"ports": [70000]}, "--port: 70000 is out of range"), ({"roles": ","}, "--role: unknown value ','")],
+     ({"ports": ["70000"]}, "port 70000 is out of range"), ({"roles": ","}, "--role: unknown value ','")],
 )  # fmt: skip
 def test_values_outside_the_vocabulary_are_usage_errors(options: dict[str, object], says: str) -> None:
     with pytest.raises(UsageError, match=says):

@@ -74,7 +74,10 @@ def test_exhaustion_risk_and_collision_are_found(tiny_pool: str) -> None:
     assert findings["ephemeral-exhaustion-risk"]["severity"] == "medium"
     collision = findings["listener-in-ephemeral-range"]
     assert "40010" in collision["title"]
-    assert collision["fix"].startswith("sysctl -w net.ipv4.ip_local_reserved_ports=40010")
+    # Case 14 of issue 11: reserving is worded for a service that binds its port every time.
+    assert collision["fix"].startswith("only for a service that binds the same port every time")
+    assert "sysctl -w net.ipv4.ip_local_reserved_ports=40010" in collision["fix"]
+    assert "port 0" in collision["fix"] and "bind(" in collision["detail"]
 
 
 def test_thresholds_are_settable(tiny_pool: str) -> None:

@@ -103,7 +103,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--csv", action="store_true", help="CSV, one socket a row")
     parser.add_argument("--wide", action="store_true", help="add namespace and the reason for each role")
     filters = parser.add_argument_group("filters (all must hold)")
-    filters.add_argument("--port", type=int, action="append", metavar="N", help="local or remote port N (repeatable)")
+    filters.add_argument(
+        "--port", action="append", metavar="PORT", help="local or remote port: 443, ssh, 8000-8010 (repeatable)"
+    )
     filters.add_argument("--pid", type=int, action="append", metavar="PID", help="owned by PID (repeatable)")
     filters.add_argument("--process", metavar="NAME", help="process name contains NAME (case-insensitive)")
     filters.add_argument("--state", metavar="STATE[,STATE]", help=f"kernel state: {', '.join(STATES)}")

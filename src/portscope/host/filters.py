@@ -36,6 +36,22 @@ def _choices(option: str, text: str | None, valid: tuple[str, ...], upper: bool)
     return frozenset(wanted)
 
 
+def _ports(given: int | str) -> range:
+    """The ports one ``--port`` names: a number, a range or a service name, as ``explain`` reads them."""
+    from portscope.ports.spec import parse_port_spec
+
+    if isinstance(given, int):
+        if not 0 <= given <= 65535:
+            raise UsageError(f"--port: {given} is out of range; ports are 0-65535")
+        return range(given, given + 1)
+    try:
+        queries = parse_port_spec(given)
+    except UsageError as error:
+        raise UsageError(f"--port: {error}") from error
+    low, high = min(q.low for q in queries), max(q.high for q in queries)
+    return range(low, high + 1)
+
+
 @dataclass(frozen=True)
 class SocketFilter:
     """Every given condition must hold; an empty filter keeps every socket."""
@@ -52,7 +68,7 @@ class SocketFilter:
     def parse(
         cls,
         *,
-        ports: Iterable[int] = (),
+        ports: Iterable[int | str] = (),
         pids: Iterable[int] = (),
         process: str | None = None,
         states: str | None = None,
@@ -63,11 +79,9 @@ class SocketFilter:
         ipv4: bool = False,
         ipv6: bool = False,
     ) -> SocketFilter:
-        """A filter from the options as a person types them (``--state estab,time-wait``)."""
-        chosen_ports = frozenset(ports)
-        for port in sorted(chosen_ports):
-            if not 0 <= port <= 65535:
-                raise UsageError(f"--port: {port} is out of range; ports are 0-65535")
+        """A filter from the options as a person types them (``--state estab,time-wait``, ``--port ssh``,
+        ``--port 8000-8010``)."""
+        chosen_ports = frozenset(port for given in ports for port in _ports(given))
         chosen_roles = _choices("--role", roles, ROLES, upper=False)
         if listen:
             chosen_roles = (chosen_roles or frozenset()) | {"listen"}

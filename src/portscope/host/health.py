@@ -119,11 +119,14 @@ def ephemeral_health(snap: Snapshot, thresholds: HealthThresholds | None = None)
 
 
 def _sysctl_fix(ports: list[int], reserved: tuple[tuple[int, int], ...]) -> str:
+    """Reserving is for a port its service binds every time; one the kernel picked for bind(0) (a JVM's
+    RMI port, a test runner's server) is a new one next run, and reserving it only shrinks the pool."""
     existing = [f"{lo}-{hi}" if hi != lo else str(lo) for lo, hi in reserved]
     value = ",".join([*existing, *(str(p) for p in sorted(set(ports)))])
     return (
-        f"sysctl -w net.ipv4.ip_local_reserved_ports={value}  "
-        f"(and put 'net.ipv4.ip_local_reserved_ports = {value}' in /etc/sysctl.d/90-portscope.conf to keep it)"
+        "only for a service that binds the same port every time (one that asks for port 0 gets a new one each "
+        f"run: nothing to reserve): sysctl -w net.ipv4.ip_local_reserved_ports={value}, and "
+        f"'net.ipv4.ip_local_reserved_ports = {value}' in /etc/sysctl.d/90-portscope.conf to keep it"
     )
 
 
@@ -218,8 +221,9 @@ def health_findings(
                     Severity.LOW,
                     "listener-in-ephemeral-range",
                     f"{len(ports)} listening port(s) inside the ephemeral range {h.low}-{h.high}: {shown}",
-                    "The kernel may hand these ports to outgoing connections while the service is down, so "
-                    "its next bind() fails with EADDRINUSE. Reserve them so only their service can use them.",
+                    "A service that binds one of these ports every time may find it taken: the kernel hands "
+                    "ports of this range to outgoing connections, so its next bind() can fail with EADDRINUSE. "
+                    "A port the kernel picked for the service itself (bind to port 0) is no risk.",
                     Subject(namespace=h.namespace),
                     seen,
                     seen,

@@ -30,13 +30,17 @@ OWNER_NOTES = {
     "kernel-only": "no process: TIME_WAIT, SYN_RECV and orphaned sockets are held by the kernel alone",
     "not-visible": "owner not visible: other users' processes' file descriptors cannot be read without root",
     "no-holder": "no process holds it (not yet accepted, or closed by its owner while portscope looked)",
+    "outside": "held by a process this pid namespace cannot see: the host's when portscope runs in a container, "
+    "or another container's",
     "exited": "the process exited while portscope looked",
     "skipped": "process lookup skipped (--no-process)",
     "unknown": "the operating system did not tell the owner (not root, or the process exited)",
 }
-NOTE_KERNEL, NOTE_DENIED, NOTE_ORPHAN, NOTE_EXITED, NOTE_SKIPPED = (
-    "kernel-only", "not-visible", "no-holder", "exited", "skipped"
+NOTE_KERNEL, NOTE_DENIED, NOTE_ORPHAN, NOTE_EXITED, NOTE_SKIPPED, NOTE_OUTSIDE = (
+    "kernel-only", "not-visible", "no-holder", "exited", "skipped", "outside"
 )  # fmt: skip
+# States a socket stays in while its owner lives: unowned in one, after a full walk, its owner is elsewhere.
+_HELD_STATES = frozenset({"LISTEN", "UNCONN"})
 
 
 class AttributionStats:
@@ -118,9 +122,13 @@ def attribute(table: SocketTable, owners: SocketOwners | None) -> AttributionSta
     found = list(map(per_owner.__getitem__, holders))
     kernel_only = 0
     for i in [i for i, row in enumerate(found) if row is None]:
-        kernel = table.state[i] in KERNEL_ONLY_STATES or not inodes[i]
+        state = table.state[i]
+        kernel = state in KERNEL_ONLY_STATES or not inodes[i]
         kernel_only += kernel
-        found[i] = (None, (), None, None, None, _user(table.uid[i]), NOTE_KERNEL if kernel else unowned_note)
+        note = NOTE_KERNEL if kernel else unowned_note
+        if note == NOTE_ORPHAN and state in _HELD_STATES:  # a listener is no connection waiting for accept()
+            note = NOTE_OUTSIDE
+        found[i] = (None, (), None, None, None, _user(table.uid[i]), note)
     rows = cast("list[_OwnerRow]", found)  # every None was replaced just above
     if shared:  # sockets several processes hold (after fork): list them all
         for i, inode in enumerate(inodes):

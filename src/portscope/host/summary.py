@@ -74,7 +74,7 @@ def _endpoint(
 
 def summarize(snap: Snapshot) -> Summary:
     t = snap.table
-    listeners: dict[tuple[str | None, str, str | None], tuple[set[int], list[str]]] = {}
+    listeners: dict[tuple[str | None, int | None, str, str | None], tuple[set[int], list[str]]] = {}
     groups: dict[tuple[str, str | None, str, int, str], tuple[set[int], Counter[str], set[str | None]]] = {}
     services: dict[tuple[str, int], str | None] = {}
     clients: Counter[str] = Counter()
@@ -83,7 +83,9 @@ def summarize(snap: Snapshot) -> Summary:
     for i in range(len(t)):
         role, proc, ns = t.role[i], t.process[i], t.namespace[i]
         if role == "listen":
-            key = (proc, ns, t.user[i])
+            # One row per process: two programs of one name (two pythons, two nginx masters) are two
+            # listeners to know about; a process's forked workers share its sockets, and its lowest pid.
+            key = (proc, t.pid[i], ns, t.user[i])
             pids, endpoints = listeners.setdefault(key, (set(), []))
             if t.pid[i] is not None:
                 pids.add(t.pid[i])  # type: ignore[arg-type]
@@ -111,7 +113,9 @@ def summarize(snap: Snapshot) -> Summary:
             other[role] += 1
     listener_groups = tuple(
         ListenerGroup(proc, tuple(sorted(pids)), user, ns, tuple(endpoints))
-        for (proc, ns, user), (pids, endpoints) in sorted(listeners.items(), key=lambda kv: (kv[0][0] or "~", kv[0][1]))
+        for (proc, _, ns, user), (pids, endpoints) in sorted(
+            listeners.items(), key=lambda kv: (kv[0][0] or "~", kv[0][1] or 0, kv[0][2])
+        )
     )
     conn_groups = [
         ConnectionGroup(

@@ -257,7 +257,7 @@ def test_docker_ipv6_and_a_rule_that_is_not_simple() -> None:
         ("ipv6", (8080, 8080), "fd00:dead:beef::2", (80, 80))
     ]
     assert len(rules.reasons) == 1
-    assert "1 nat rule(s) not simple" in rules.reasons[0] and "! --dport 22" in rules.reasons[0]
+    assert "1 nat rule not simple" in rules.reasons[0] and "! --dport 22" in rules.reasons[0]
 
 
 def test_kube_proxy_nodeport_and_cluster_ip_reach_the_endpoints() -> None:
@@ -336,7 +336,7 @@ def test_nft_native_rules() -> None:
     assert {r.source for r in rules} == {"nft"}
     assert rules[0].evidence == "table inet t chain pre handle 5"
     # iptables-nft's two DNAT targets (opaque "xt") and the negated port, map and verdict map rules
-    assert len(rules.reasons) == 1 and rules.reasons[0].startswith("5 nat rule(s) not simple enough")
+    assert len(rules.reasons) == 1 and rules.reasons[0].startswith("5 nat rules not simple enough")
 
 
 def test_nft_leaves_iptables_nft_tables_to_iptables_save() -> None:
@@ -344,7 +344,7 @@ def test_nft_leaves_iptables_nft_tables_to_iptables_save() -> None:
     doc = json.loads(NFT_JSON)
     assert xtables_tables(doc) == {("ip", "nat")}
     rules = nft_document_rules(doc, {("ip", "nat")})
-    assert len(rules) == 15 and rules.reasons[0].startswith("3 nat rule(s) not simple enough")
+    assert len(rules) == 15 and rules.reasons[0].startswith("3 nat rules not simple enough")
 
 
 def test_malformed_or_unusual_input_gives_reasons() -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -38,3 +42,25 @@ def test_processes_sharing_a_name_get_a_row_each(two_listeners: list[tuple[int, 
     for pid, port in two_listeners:
         (group,) = [g for pids, g in rows.items() if pid in pids]
         assert group.pids == (pid,) and any(f" {port} " in endpoint for endpoint in group.endpoints)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="a new pid namespace needs root")
+def test_a_listener_held_outside_the_pid_namespace_says_so() -> None:
+    """portscope in a child pid namespace (as in a container) cannot see the host's processes: their
+    listeners are 'outside', not 'not yet accepted', in the JSON, the table and the summary."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        inside = ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-m", "portscope"]
+        done = subprocess.run(
+            [*inside, "live", "--json", "--port", str(port)], capture_output=True, text=True, timeout=60, check=False
+        )
+        summary = subprocess.run(
+            inside, capture_output=True, text=True, timeout=60, check=False, env={**os.environ, "NO_COLOR": "1"}
+        )
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(done.stdout)["sockets"]
+    assert (row["pid"], row["owner_note"]) == (None, "outside")
+    (line,) = [line for line in summary.stdout.splitlines() if f"tcp {port} loopback" in line]
+    assert "? (outside this pid namespace)" in line

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from portscope import __version__
 from portscope.cli import analyze as analyze_cmd
 from portscope.cli import convert as convert_cmd
+from portscope.cli import docs as docs_cmd
 from portscope.cli import explain as explain_cmd
 from portscope.cli import live as live_cmd
 from portscope.errors import PlatformError, PortscopeError
@@ -57,11 +58,12 @@ examples:
   portscope explain ssh             a service name (IANA, or /etc/services aliases such as www)
   portscope explain 49152-49160     a range: which OS ranges and assignments it overlaps
   portscope explain 61000 --os windows   judge the port as a Windows host would
-  portscope explain 56744 --json    the same as a JSON document (docs/explain-json.md)
+  portscope explain 56744 --json    the same as a JSON document (portscope docs explain-json)
   portscope convert ufw.log* capture.pcap -o flows.parquet
-                                    logs and captures into one flow table (docs/schema.md)
+                                    logs and captures into one flow table (portscope docs schema)
   portscope analyze ufw.log --html report.html
                                     every port explained; scans, beacons, backdoors found
+  portscope docs live               the guide, shipped with the package (portscope docs: topics)
 
 exit codes: 0 ok, 1 findings, 2 bad usage or input, 3 missing privilege, 130 interrupted.
 Every command takes --json. Output is plain text when piped; set NO_COLOR to never colour.
@@ -86,17 +88,28 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 # Sub-commands in the order --help lists them: name -> the module that builds its parser.
-_COMMANDS = {"live": live_cmd, "explain": explain_cmd, "convert": convert_cmd, "analyze": analyze_cmd}
+_COMMANDS = {
+    "live": live_cmd,
+    "explain": explain_cmd,
+    "convert": convert_cmd,
+    "analyze": analyze_cmd,
+    "docs": docs_cmd,
+}
 
 
 def _command_in(argv: Sequence[str]) -> str | None:
-    """The sub-command a command line names, if its first word is one (options may not come first)."""
-    return argv[0] if argv and argv[0] in _COMMANDS else None
+    """The sub-command a command line names, if its first word is one (options may not come first);
+    ``""`` when it names none and needs none (``portscope``, ``portscope --all``: the summary)."""
+    if argv and argv[0] in _COMMANDS:
+        return argv[0]
+    needs_commands = any(not word.startswith("-") or word in ("-h", "--help") for word in argv)
+    return None if needs_commands else ""
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The whole parser, or (``only``) just one sub-command's: building every sub-command's options
-    costs start-up time that ``portscope explain`` should not pay for ``live``'s seventeen flags."""
+    """The whole parser, or (``only``) just one sub-command's (``""``: none): building every sub-command's
+    options costs start-up time that ``portscope explain`` should not pay for ``live``'s flags, nor the
+    summary for any."""
     parser = argparse.ArgumentParser(
         prog="portscope",
         description=_DESCRIPTION,

@@ -23,7 +23,7 @@ ephemeral-port exhaustion, brute force, denied-then-allowed, and ports new since
 
 Direction first: replies (late ACKs a firewall dropped after conntrack forgot the connection, a flow
 log's return half) are explained, never findings. Runs on DuckDB here, or on Spark (--engine spark).
-Thresholds: docs/analyze.md; JSON: docs/analyze-json.md.
+Thresholds: portscope docs analyze; JSON: portscope docs analyze-json.
 """
 
 _EPILOG = """\
@@ -40,7 +40,8 @@ exit codes: 0 no finding at or above --fail-on, 1 such findings, 2 bad usage or 
 def add_parser(commands: Any) -> None:
     from portscope.cli import HelpFormatter
     from portscope.findings import SEVERITIES
-    from portscope.ports.ranges import OS_ALIASES
+    from portscope.ports.ranges import os_names
+    from portscope.sources import SOURCE_NAMES
 
     parser = commands.add_parser(
         "analyze",
@@ -50,14 +51,20 @@ def add_parser(commands: Any) -> None:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="file, glob, directory, Parquet flow table, or -")
-    parser.add_argument("--format", dest="source_format", metavar="NAME", help="input format, instead of detecting it")
+    parser.add_argument(
+        "--format",
+        dest="source_format",
+        metavar="NAME",
+        help=f"input format, instead of detecting it: {', '.join(SOURCE_NAMES)}",
+    )
     parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb", help="where to compute (duckdb)")
     parser.add_argument("--spark-master", metavar="URL", help="Spark master (default local[2]); implies --engine spark")
     parser.add_argument(
         "--os",
         default="any",
         metavar="OS",
-        help=f"whose ephemeral range clients use: any (32768-65535), {', '.join(sorted(OS_ALIASES)[:6])}...",
+        help=f"whose ephemeral range clients use: any (default: 32768-65535, Linux's and the others'), "
+        f"{', '.join(os_names())}",
     )
     parser.add_argument(
         "--host-os",
@@ -79,12 +86,12 @@ def add_parser(commands: Any) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="change a threshold (docs/analyze.md), e.g. vertical_ports=20",
+        help="change a threshold (portscope docs analyze), e.g. vertical_ports=20",
     )
     parser.add_argument("--evidence", type=int, default=20, metavar="N", help="flows shown per finding (20)")
     parser.add_argument("--top", type=int, default=20, metavar="N", help="rows of services and talkers shown (20)")
     parser.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report with plots")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON (docs/analyze-json.md)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON (portscope docs analyze-json)")
     parser.add_argument("-q", "--quiet", action="store_true", help="say nothing on stderr on success")
     parser.set_defaults(run=run)
 

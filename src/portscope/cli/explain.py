@@ -37,6 +37,7 @@ _LONGEST_SPEC = 40
 
 def add_parser(commands: Any) -> None:
     from portscope.cli import HelpFormatter
+    from portscope.ports.ranges import os_names
 
     parser = commands.add_parser(
         "explain",
@@ -51,10 +52,9 @@ def add_parser(commands: Any) -> None:
         "--os",
         dest="os_name",
         metavar="OS",
-        help="judge the role by this OS's ephemeral range instead of this host's "
-        "(linux, windows, windows-xp, macos, freebsd, openbsd, netbsd, solaris, aix, hpux, android)",
+        help=f"judge the role by this OS's ephemeral range instead of this host's ({', '.join(os_names())})",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON document (docs/explain-json.md)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document (portscope docs explain-json)")
     parser.add_argument("--limit", type=int, default=20, help="assignments listed per range in text (default 20)")
     parser.add_argument(
         "--no-live", action="store_true", help="do not look at this host's sockets (who uses the port right now)"

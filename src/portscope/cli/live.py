@@ -43,11 +43,13 @@ def add_snapshot_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="only this network namespace (default, as root: every namespace, containers included)",
     )
-    parser.add_argument("--json", action="store_true", help="one JSON document, an object per socket (docs/live.md)")
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON document, an object per socket (portscope docs live)"
+    )
     parser.add_argument(
         "--columnar", action="store_true", help="with --json: each socket an array under socket_fields (smaller)"
     )
-    limits = parser.add_argument_group("ephemeral-port health thresholds (fractions, 0-1; docs/live.md)")
+    limits = parser.add_argument_group("ephemeral-port health thresholds (fractions, 0-1; portscope docs live)")
     limits.add_argument(
         "--warn-destination", type=_fraction, default=0.5, metavar="F",
         help="one destination's share of the ephemeral pool that is a finding (default 0.5)",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from portscope._words import count
 from portscope.records import DnatRule
 
 TYPE_CHECKING = False  # see portscope._namedtuple
@@ -257,7 +258,9 @@ def parse_iptables_save(text: str, family: str = "ipv4") -> DnatRuleList:
 
 
 def _skip_reasons(skipped: list[str], cut: bool) -> list[str]:
-    reasons = [f"{len(skipped)} nat rule(s) not simple enough to read; the first: {skipped[0]}"] if skipped else []
+    reasons = []
+    if skipped:
+        reasons.append(f"{count(len(skipped), 'nat rule')} not simple enough to read; the first: {skipped[0]}")
     return [*reasons, f"stopped following jumps after {_MAX_VISITS} rules"] if cut else reasons
 
 

@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import compress
 
+from portscope import _words
 from portscope.findings import Finding, Severity
 from portscope.host.sockets import NamespaceView, Snapshot, client_range_of_view
 from portscope.ports.curated import CURATED_SERVICES
@@ -220,7 +221,8 @@ def health_findings(
                 Finding(
                     Severity.LOW,
                     "listener-in-ephemeral-range",
-                    f"{len(ports)} listening port(s) inside the ephemeral range {h.low}-{h.high}: {shown}",
+                    f"{_words.count(len(ports), 'listening port')} inside the ephemeral range {h.low}-{h.high}: "
+                    f"{shown}",
                     "A service that binds one of these ports every time may find it taken: the kernel hands "
                     "ports of this range to outgoing connections, so its next bind() can fail with EADDRINUSE. "
                     "A port the kernel picked for the service itself (bind to port 0) is no risk.",

@@ -20,7 +20,7 @@ from typing import cast
 from portscope.host._procfs import SocketOwners, process_info
 from portscope.host.table import SocketTable
 
-__all__ = ["OWNER_NOTES", "AttributionStats", "attribute", "user_name"]
+__all__ = ["OWNER_NOTES", "OWNER_NOTES_SHORT", "AttributionStats", "attribute", "user_name"]
 
 # States in which no process holds the socket: the kernel keeps it alone (tcp_time_wait(), request socks).
 KERNEL_ONLY_STATES = frozenset({"TIME_WAIT", "SYN_RECV", "NEW_SYN_RECV"})
@@ -35,6 +35,16 @@ OWNER_NOTES = {
     "exited": "the process exited while portscope looked",
     "skipped": "process lookup skipped (--no-process)",
     "unknown": "the operating system did not tell the owner (not root, or the process exited)",
+}
+# The same, in the few words a table cell has room for.
+OWNER_NOTES_SHORT = {
+    "kernel-only": "kernel only",
+    "not-visible": "owner hidden without root",
+    "no-holder": "no process holds it",
+    "outside": "outside this pid namespace",
+    "exited": "process exited",
+    "skipped": "lookup skipped",
+    "unknown": "owner unknown",
 }
 NOTE_KERNEL, NOTE_DENIED, NOTE_ORPHAN, NOTE_EXITED, NOTE_SKIPPED, NOTE_OUTSIDE = (
     "kernel-only", "not-visible", "no-holder", "exited", "skipped", "outside"

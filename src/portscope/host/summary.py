@@ -22,6 +22,7 @@ class ListenerGroup(NamedTuple):
     user: str | None
     namespace: str
     endpoints: tuple[str, ...]  # "tcp 22 all (IPv4+IPv6)", "udp 5353 addresses 192.0.2.1"
+    owner_note: str | None = None  # without a process: why (host.owners.OWNER_NOTES), e.g. "outside"
 
 
 class ConnectionGroup(NamedTuple):
@@ -74,7 +75,7 @@ def _endpoint(
 
 def summarize(snap: Snapshot) -> Summary:
     t = snap.table
-    listeners: dict[tuple[str | None, int | None, str, str | None], tuple[set[int], list[str]]] = {}
+    listeners: dict[tuple[str | None, int | None, str, str | None, str | None], tuple[set[int], list[str]]] = {}
     groups: dict[tuple[str, str | None, str, int, str], tuple[set[int], Counter[str], set[str | None]]] = {}
     services: dict[tuple[str, int], str | None] = {}
     clients: Counter[str] = Counter()
@@ -85,7 +86,8 @@ def summarize(snap: Snapshot) -> Summary:
         if role == "listen":
             # One row per process: two programs of one name (two pythons, two nginx masters) are two
             # listeners to know about; a process's forked workers share its sockets, and its lowest pid.
-            key = (proc, t.pid[i], ns, t.user[i])
+            # Sockets of no known process are grouped by why (held outside this pid namespace, hidden...).
+            key = (proc, t.pid[i], ns, t.user[i], t.owner_note[i] if t.pid[i] is None else None)
             pids, endpoints = listeners.setdefault(key, (set(), []))
             if t.pid[i] is not None:
                 pids.add(t.pid[i])  # type: ignore[arg-type]
@@ -112,9 +114,9 @@ def summarize(snap: Snapshot) -> Summary:
         else:
             other[role] += 1
     listener_groups = tuple(
-        ListenerGroup(proc, tuple(sorted(pids)), user, ns, tuple(endpoints))
-        for (proc, _, ns, user), (pids, endpoints) in sorted(
-            listeners.items(), key=lambda kv: (kv[0][0] or "~", kv[0][1] or 0, kv[0][2])
+        ListenerGroup(proc, tuple(sorted(pids)), user, ns, tuple(endpoints), note)
+        for (proc, _, ns, user, note), (pids, endpoints) in sorted(
+            listeners.items(), key=lambda kv: (kv[0][0] or "~", kv[0][1] or 0, kv[0][2], kv[0][4] or "")
         )
     )
     conn_groups = [

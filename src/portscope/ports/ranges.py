@@ -22,6 +22,7 @@ __all__ = [
     "SYSTEM_HIGH",
     "client_range",
     "iana_range",
+    "os_names",
     "parse_client_range",
     "ranges_for_os",
 ]
@@ -194,6 +195,14 @@ OTHER_POOLS: tuple[EphemeralRange, ...] = (
 )
 
 
+def os_names() -> tuple[str, ...]:
+    """The names ``--os`` takes, for help and errors: the OSes most logs come from first, then the
+    others in :data:`EPHEMERAL_RANGES`' order (aliases such as ``mac`` or ``xp`` are accepted too)."""
+    first = ("linux", "windows", "macos")
+    rest = (r.os for r in EPHEMERAL_RANGES if r.os not in first and r.os != "iana")
+    return first + tuple(dict.fromkeys(rest))
+
+
 def ranges_for_os(os_name: str | None) -> tuple[EphemeralRange, ...]:
     """The ephemeral ranges to report: all OS defaults (None, ``any``), or those of ``os_name`` (aliases accepted).
 
@@ -205,8 +214,8 @@ def ranges_for_os(os_name: str | None) -> tuple[EphemeralRange, ...]:
     key = OS_ALIASES.get(key, key)
     picked = tuple(r for r in EPHEMERAL_RANGES if r.os == key or r.os.startswith(key + "-"))
     if not picked:
-        valid = ", ".join(sorted({r.os for r in EPHEMERAL_RANGES} | set(OS_ALIASES) | {"any"}))
-        raise UsageError(f"unknown OS {os_name!r}; valid ones are: {valid}")
+        valid = ", ".join((*os_names(), "any"))
+        raise UsageError(f"unknown OS {os_name!r}; valid ones are: {valid} (or an alias: {', '.join(OS_ALIASES)})")
     return picked
 
 

@@ -97,6 +97,7 @@ def write_json(
         "owner_notes": OWNER_NOTES,
         "processes": _processes(table),
         "count": len(table),
+        "columnar": columnar,
         "socket_fields": list(SOCKET_KEYS),
         "sockets": socket_rows(table) if columnar else socket_objects(table),
     }

@@ -6,7 +6,7 @@ import time
 
 from portscope._words import count
 from portscope.findings import Finding
-from portscope.host.owners import OWNER_NOTES
+from portscope.host.owners import OWNER_NOTES, OWNER_NOTES_SHORT
 from portscope.host.roles import REASONS
 from portscope.host.sockets import Snapshot
 from portscope.host.summary import ConnectionGroup, Summary
@@ -20,10 +20,10 @@ from portscope.render.table import render_table
 __all__ = ["render_socket_table", "render_summary"]
 
 
-def _who(process: str | None, pids: tuple[int, ...]) -> str:
+def _who(process: str | None, pids: tuple[int, ...], note: str | None = None) -> str:
     name = process or "?"
     if not pids:
-        return f"{name} (owner unknown)" if process is None else name
+        return f"{name} ({OWNER_NOTES_SHORT.get(note or 'unknown', 'owner unknown')})" if process is None else name
     shown = ",".join(str(p) for p in pids[:3]) + ("…" if len(pids) > 3 else "")
     return f"{name} [{shown}]"
 
@@ -65,7 +65,12 @@ def render_summary(
 
     out.append(style(f"Listening ({sum(len(g.endpoints) for g in summary.listeners)})", "bold"))
     listener_rows = [
-        (_who(g.process, g.pids), g.user or "", "; ".join(g.endpoints), g.namespace if g.namespace != "host" else "")
+        (
+            _who(g.process, g.pids, g.owner_note),
+            g.user or "",
+            "; ".join(g.endpoints),
+            g.namespace if g.namespace != "host" else "",
+        )
         for g in summary.listeners[: limit * 2]
     ]
     out += [

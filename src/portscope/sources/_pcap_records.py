@@ -237,7 +237,9 @@ def _drive(walker: _Pcap | Pcapng, blocks: _Blocks | _Mapped) -> Iterator[Record
         walker.truncated(len(tail))
 
 
-AGAIN, NEED = 0, 1  # walk results: go on in the same buffer; read more first
+AGAIN, NEED, LOST = 0, 1, 2  # walk results: go on in the same buffer; read more first; out of step
+_RESYNC_CHAIN = 3  # plausible record headers in a row that make a resynchronisation point
+_RESYNC_WINDOW = (3600, 7 * 86400)  # seconds before and after the last good record (see _Pcap._plausible)
 
 
 class _Pcap:
@@ -250,6 +252,8 @@ class _Pcap:
         self.broken = False
         self.data: Any = b""  # the buffer being walked (an mmap or a bytearray), and its file offset
         self.base = 0
+        self.last_sec = -1  # ts_sec of the last good record (-1: none yet), for resynchronising
+        self.lost = 0  # a bad record met by the last walk, numbered once the records before it are
 
     def start(self, data: Any, filled: int) -> int:
         """Read the file header; where the records begin (-1: nothing to read)."""
@@ -258,8 +262,8 @@ class _Pcap:
             return -1
         magic = struct.unpack_from("<I", data)[0]
         self.order, self.units, self.hdr = PCAP_MAGICS[magic]
-        snaplen, network = struct.unpack_from(self.order + "II", data, 16)
-        self.limit = max(MAX_CAPLEN, min(snaplen, 1 << 24))
+        self.snaplen, network = struct.unpack_from(self.order + "II", data, 16)
+        self.limit = max(MAX_CAPLEN, min(self.snaplen, 1 << 24))
         self.link = network & 0xFFFF  # the upper bits carry FCS information (draft-ietf-opsawg-pcap 4)
         return 24
 
@@ -269,6 +273,8 @@ class _Pcap:
             offsets, rows, pos, status = self._walk(buf, pos, end)
             if offsets.size:
                 yield self._chunk(buf, offsets, rows)
+            # A bad record keeps its number, after those of the records before it.
+            self.number, self.lost = self.number + self.lost, 0
             if status != AGAIN:
                 return pos
 
@@ -281,7 +287,10 @@ class _Pcap:
             rows = windows(buf, offsets, self.hdr + HEAD)
         fields = np.ascontiguousarray(rows[:, :16]).view(self.order + "u4").astype(np.int64)
         sec, frac = fields[:, 0], fields[:, 1]
+        # A fraction of a whole second or more carries into the seconds (see _sequential).
         ts = sec * 1_000_000 + (frac if self.units == 1_000_000 else frac // 1000)
+        if offsets.size:
+            self.last_sec = int(sec[-1])
         numbers = np.arange(self.number + 1, self.number + 1 + offsets.size, dtype=np.int64)
         self.number += offsets.size
         return RecordChunk(
@@ -300,9 +309,9 @@ class _Pcap:
         """Offsets (and first bytes, when at hand) of the complete records from ``pos``, where the
         walk stopped, and why."""
         if self.resyncing:
-            found = self._resync(buf, pos, end)
+            found, resume = self._resync(buf, pos, end)
             if found is None:
-                return np.zeros(0, dtype=np.int64), None, max(pos, end - self.hdr + 1), NEED
+                return np.zeros(0, dtype=np.int64), None, resume, NEED
             self.resyncing, pos = False, found
         if end - pos > 1 << 20:
             walked = self._lockstep(buf, pos, end)
@@ -311,55 +320,117 @@ class _Pcap:
         offsets, pos, status = self._sequential(pos, end)
         return offsets, None, pos, status
 
-    def _plausible(self, at: int, end: int) -> bool:
-        """Does a record header (and the next one, if in the buffer) look right at ``at``?"""
+    def _plausible(self, at: int, end: int) -> bool | None:
+        """Do :data:`_RESYNC_CHAIN` record headers in a row look right from ``at``? None: cannot tell yet.
+
+        Stricter than what reading accepts (see :meth:`_sequential`): a resynchronisation point is a
+        guess, and four bytes of a packet easily pass for a length (a real header read one byte early
+        has equal lengths too, 256 times the real ones). A real record captured all of the packet or
+        exactly the snap length, so the captured length must equal the wire length or the snap
+        length, and not be 0 (a run of zeros would be a chain of empty records); the fraction must
+        be below one second. A chain that runs past the data at hand cannot be checked to its end:
+        it is taken when its first header is within :data:`_RESYNC_WINDOW` of the last good
+        record's time, else it waits for more data. Time alone would not do: merged captures jump
+        by years between two records.
+        """
         data = self.data
-        for _ in range(2):
+        first = at
+        for _ in range(_RESYNC_CHAIN):
             if at + self.hdr > end:
-                return True
+                break
             _, frac, cap, wire = struct.unpack_from(self.order + "IIII", data, at)
-            if frac >= self.units or cap > self.limit or wire > 1 << 24:
+            if frac >= self.units or not 0 < cap <= min(wire, self.limit) or wire > 1 << 24:
+                return False
+            if cap not in (wire, self.snaplen):
                 return False
             at += self.hdr + cap
-        return True
+        else:
+            return True
+        sec = struct.unpack_from(self.order + "I", data, first)[0]
+        return True if -_RESYNC_WINDOW[0] <= sec - self.last_sec <= _RESYNC_WINDOW[1] else None
 
     def _sequential(self, pos: int, end: int) -> tuple[np.ndarray, int, int]:
+        """The records from ``pos`` one header at a time, staying in step through odd headers.
+
+        Only the lengths decide where the next record is, so only they can make the walk lose
+        step. A fraction of a second of 1,000,000 us or more (writers that round 999,999.5 up, or
+        that write nanoseconds under the microsecond magic) is read as the seconds it adds, as
+        tshark reads it; a captured length above the snap length but within :data:`MAX_CAPLEN` is
+        read (the header's snaplen is often wrong); a larger one is read when the record is
+        consistent (:meth:`_oversized`). Otherwise the header is a bad record, reported with its
+        byte offset, every record before it kept, and reading resumes at the next plausible header.
+        """
         data = self.data
         unpack = struct.Struct(self.order + "III").unpack_from
-        hdr, limit, units = self.hdr, self.limit, self.units
+        hdr, limit = self.hdr, self.limit
         found: list[int] = []
         append = found.append
         while pos + hdr <= end:
-            _, frac, cap = unpack(data, pos)
-            if cap > limit or frac >= units:
-                number = self.number + len(found) + 1
-                self.reject(
-                    number, "corrupt record header", f"at byte {self.base + pos}: caplen {cap}, fraction {frac}"
-                )
-                # The bad record keeps a number; reading goes on at the next plausible header.
-                offsets = np.array(found, dtype=np.int64)
-                self.number += 1
-                self.resyncing = True
-                return offsets, pos + 1, AGAIN
+            _, _, cap = unpack(data, pos)
+            if cap > limit:
+                verdict = self._oversized(pos, cap, end)
+                if verdict == NEED:
+                    break
+                if verdict != AGAIN:
+                    self._lost_step(pos, found)
+                    return np.array(found, dtype=np.int64), pos + 1, AGAIN
             if pos + hdr + cap > end:
                 break
             append(pos)
             pos += hdr + cap
         return np.array(found, dtype=np.int64), pos, NEED
 
-    def _resync(self, buf: np.ndarray, pos: int, end: int) -> int | None:
-        """The first offset from ``pos`` where two consecutive plausible record headers start."""
+    def _oversized(self, pos: int, cap: int, end: int) -> int:
+        """A record longer than :data:`MAX_CAPLEN`: AGAIN when it is consistent (captured at most what
+        was on the wire, and followed by a plausible header or by the end of the data), NEED when the
+        header after it is not at hand yet, LOST when its length cannot be right."""
+        _, _, _, wire = struct.unpack_from(self.order + "IIII", self.data, pos)
+        after = pos + self.hdr + cap
+        if cap > BLOCK_MAX or cap > wire:
+            return LOST
+        if after == end:
+            return AGAIN
+        if after + self.hdr > end:
+            return NEED
+        _, _, next_cap, next_wire = struct.unpack_from(self.order + "IIII", self.data, after)
+        return AGAIN if next_cap <= self.limit and next_wire <= 1 << 24 else LOST
+
+    def _lost_step(self, pos: int, found: list[int]) -> None:
+        """Report the record header at ``pos`` (the records in ``found`` come before it) and resync."""
+        sec, _, cap, wire = struct.unpack_from(self.order + "IIII", self.data, pos)
+        # The time a resynchronisation goes by: the last good record's, else this one's (a length went
+        # bad, the time may not have).
+        if found:
+            self.last_sec = struct.unpack_from(self.order + "I", self.data, found[-1])[0]
+        elif self.last_sec < 0:
+            self.last_sec = sec
+        number = self.number + len(found) + 1
+        where = f"at byte {self.base + pos}: captured length {cap}, wire length {wire}"
+        self.reject(number, "corrupt record header", f"{where}: the records after it are out of step")
+        # Reading goes on at the next plausible header (walk_all numbers the bad record).
+        self.lost = 1
+        self.resyncing = True
+
+    def _resync(self, buf: np.ndarray, pos: int, end: int) -> tuple[int | None, int]:
+        """(the first offset from ``pos`` where plausible record headers start, or None; where to look
+        again with more data when there is none). A point that cannot be told yet (see
+        :meth:`_plausible`) does not stop the search: one after it that can be is taken."""
         u32 = u32_view(buf, self.order)
+        undecided = None
         while pos + self.hdr <= end:
             stop = min(end - self.hdr, pos + 65536)
             at = np.arange(pos, stop + 1, dtype=np.int64)
             cap = u32[at + 8].astype(np.int64)
-            ok = (u32[at + 4] < self.units) & (cap <= self.limit) & (u32[at + 12] <= 1 << 24)
+            whole = (cap == u32[at + 12]) | (cap == self.snaplen)
+            ok = (u32[at + 4] < self.units) & (cap > 0) & (cap <= self.limit) & whole
             for candidate in at[ok].tolist():
-                if self._plausible(candidate, end):
-                    return int(candidate)
+                verdict = self._plausible(candidate, end)
+                if verdict:
+                    return int(candidate), int(candidate)
+                if verdict is None and undecided is None:
+                    undecided = int(candidate)
             pos = stop + 1
-        return None
+        return None, max(pos, end - self.hdr + 1) if undecided is None else undecided
 
     def _probes(self, buf: np.ndarray, pos: int, end: int, count: int) -> np.ndarray:
         """Plausible record starts near ``count`` evenly spread points of the buffer after ``pos``."""
@@ -395,9 +466,8 @@ class _Pcap:
         found = lockstep_walk(buf, starts, end, self.order, 8, self.hdr, self.limit)
         if found is None:
             return None
-        rows = windows(buf, found[0], self.hdr + HEAD)
-        fractions = np.ascontiguousarray(rows[:, 4:8]).view(self.order + "u4")
-        return None if (fractions >= self.units).any() else (found[0], rows, found[1])
+        # Fractions of a second are not checked: the walkers meeting proves the records are in step.
+        return found[0], windows(buf, found[0], self.hdr + HEAD), found[1]
 
 
 def lockstep_walk(

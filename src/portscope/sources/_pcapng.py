@@ -1,7 +1,8 @@
 """pcapng (draft-ietf-opsawg-pcapng): sections with their own byte order (SHB), interfaces with their
 link type, ``if_tsresol`` and ``if_tsoffset`` (IDB), packets in Enhanced, Simple and the obsolete
 Packet Blocks; other blocks are skipped. Blocks are walked like pcap records (see
-:mod:`._pcap_records`), their trailing length checked against the leading one.
+:mod:`._pcap_records`), their trailing length checked against the leading one; when the two differ,
+the one that leads to another block is believed (:meth:`Pcapng._recover`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Pcapng:
         self.interfaces: list[_Interface] = []
         self.last_ts = 0
         self.broken = False
+        self.recovering: tuple[int, int] | None = None  # (file offset, length) of a bad block being skipped
         self.data: Any = b""
         self.base = 0
 
@@ -61,6 +63,10 @@ class Pcapng:
                 return pos
 
     def truncated(self, missing: int) -> None:
+        if self.recovering is not None:  # the file ended while looking for the block after a bad one
+            at, length = self.recovering
+            self.reject(self.number + 1, "corrupt block", f"at byte {at}: block length {length}; no block after it")
+            return
         self.reject(self.number + 1, "truncated record", f"the file ends {missing} bytes into a block")
 
     def _walk(self, buf: np.ndarray, pos: int, end: int) -> tuple[RecordChunk | None, int, int]:
@@ -144,13 +150,22 @@ class Pcapng:
                 self.order = "<" if magic == 0x1A2B3C4D else ">"
                 self.interfaces = []
             length = struct.unpack_from(self.order + "I", data, pos + 4)[0]
-            if length < 12 or length % 4 or length > BLOCK_MAX:
-                self._broken(pos, f"block length {length}")
-                break
+            bad = length < 12 or length % 4 or length > BLOCK_MAX
+            if not bad and pos + length <= end:
+                bad = struct.unpack_from(self.order + "I", data, pos + length - 4)[0] != length
+            if bad:
+                if packets:  # what came before is read first: the bad block gets the next number
+                    status = AGAIN
+                    break
+                after = self._recover(pos, length, end)
+                if after == NEED:
+                    break
+                if after < 0:
+                    self._broken(pos, f"block length {length}")
+                    break
+                pos = after
+                continue
             if pos + length > end:
-                break
-            if struct.unpack_from(self.order + "I", data, pos + length - 4)[0] != length:
-                self._broken(pos, "the trailing block length differs from the leading one")
                 break
             if kind in (6, 3, 2):
                 packets.append(pos)
@@ -163,8 +178,45 @@ class Pcapng:
             chunk = self._packets(buf, np.array(packets, dtype=np.int64), np.array(types, dtype=np.int64))
         return chunk, pos, status
 
+    def _recover(self, pos: int, length: int, end: int) -> int:
+        """Where the block after a bad one at ``pos`` starts (the bad one reported), NEED for more
+        data, or -1 when it cannot be found.
+
+        A block's length is written at both ends, so one bad copy need not lose the rest of the
+        file: the next block starts where the leading length says if a plausible block is there,
+        or else at the first 4-byte step where the trailing length matches the distance walked
+        (the leading length was the bad copy). Plausible: two blocks in a row whose lengths agree.
+        """
+        data = self.data
+        candidates = []
+        if 12 <= length <= BLOCK_MAX and length % 4 == 0:
+            candidates.append(pos + length)
+        limit = min(end, pos + BLOCK_MAX)
+        u32 = u32_view(np.frombuffer(data, np.uint8), self.order)
+        steps = np.arange(pos + 12, limit - 7, 4, dtype=np.int64)
+        if steps.size:
+            candidates.extend(steps[u32[steps - 4] == steps - pos].tolist())
+        for after in candidates:
+            if after + 8 <= end and _known_block(struct.unpack_from(self.order + "I", data, after)[0]):
+                if not self._plausible(after, end):
+                    continue
+                self.recovering = None
+                kind = struct.unpack_from(self.order + "I", data, pos)[0]
+                self.reject(
+                    self.number + 1 if kind in (6, 3, 2) else None,
+                    "corrupt block",
+                    f"at byte {self.base + pos}: block length {length}; reading goes on at byte {self.base + after}",
+                )
+                if kind in (6, 3, 2):
+                    self.number += 1
+                return after
+        if end - pos < BLOCK_MAX:  # the next block may be in data not read yet
+            self.recovering = (self.base + pos, length)
+            return NEED
+        return -1
+
     def _broken(self, pos: int, detail: str) -> None:
-        """pcapng has no way to find the next block after a bad length: the rest of the file is lost."""
+        """Neither copy of a block's length leads to another block: the rest of the file is lost."""
         self.reject(self.number + 1, "corrupt block", f"at byte {self.base + pos}: {detail}")
         self.broken = True
 
@@ -227,6 +279,12 @@ class Pcapng:
         if not keep.all():
             start, cap, wire, ts, links, numbers = (a[keep] for a in (start, cap, wire, ts, links, numbers))
         return RecordChunk(windows(buf, start, HEAD), 0, cap, wire, ts, links, numbers, buf, start)
+
+
+def _known_block(kind: int) -> bool:
+    """A block type the pcapng draft lists (section, interface, packets, names, statistics, journal,
+    secrets, custom...): a resynchronisation point must start with one."""
+    return kind < 0x100 or kind in (0x0A0D0D0A, 0x00000BAD, 0x40000BAD) or 0x80000000 <= kind < 0x80000100
 
 
 LAST_MICROSECOND = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z, the last time Arrow and Python share

@@ -53,7 +53,8 @@ FLOW_COLUMNS: tuple[FlowColumn, ...] = (
         "protocol",
         "dictionary",
         "",
-        "transport by name: tcp, udp, icmp, icmpv6, sctp, or the IP protocol number as text",
+        "the IP protocol by name, the same for every source (tcp, udp, icmp, icmpv6, sctp, igmp, gre, esp, ah, "
+        "ospf, vrrp...: IANA's keywords, lowercased); any other protocol is its number as text",
     ),
     FlowColumn(
         "ip_proto",

@@ -75,7 +75,7 @@ def test_epoch_time_and_portless_protocols() -> None:
     rows_ = table.to_pylist()
     assert all(r["start"] is None and r["end"] is None for r in rows_)
     assert [(r["protocol"], r["src_port"], r["dst_port"]) for r in rows_] == [
-        ("icmpv6", None, None), ("112", None, None), ("112", None, None),
+        ("icmpv6", None, None), ("vrrp", None, None), ("vrrp", None, None),
     ]  # fmt: skip
 
 

@@ -53,7 +53,7 @@ def test_ip_protocol_scan_has_no_ports() -> None:
     got = [(r["protocol"], r["ip_proto"], r["dst_port"], r["rule"]) for r in table.to_pylist()]
     assert got == [
         ("icmp", 1, None, "open/proto-unreach"), ("tcp", 6, None, "open/proto-response"),
-        ("udp", 17, None, "open/port-unreach"), ("47", 47, None, "closed/proto-unreach"),
+        ("udp", 17, None, "open/port-unreach"), ("gre", 47, None, "closed/proto-unreach"),
     ]  # fmt: skip
 
 

@@ -7,12 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portscope.errors import DataError
-from portscope.sources import ParseStats, pfsense
+from portscope.sources import ParseStats, detect, pfsense
 from tests.sources._firewall import OPTIONS, golden, plain_rows, table_of
-from tests.sources._flowtest import fuzz_once, mutations, read
+from tests.sources._flowtest import DATA, fuzz_once, mutations, read
 
 PATH, EXPECTED = golden("pfsense", "filterlog.log")
-LINES = PATH.read_bytes().splitlines()
+REAL = DATA / "pfsense" / "crowdsec-pf-logs.log"
+BARE = DATA / "pfsense" / "filterlog-bare.log"
+LINES = PATH.read_bytes().splitlines() + REAL.read_bytes().splitlines() + BARE.read_bytes().splitlines()
 
 
 def test_golden() -> None:
@@ -87,6 +89,78 @@ def test_bad_records(line: bytes, kind: str) -> None:
 def test_sniff() -> None:
     assert pfsense.sniff(PATH.read_bytes(), "x") == 90
     assert pfsense.sniff(b"Jan 15 10:23:45 h sshd[1]: hello\n", "x") == 0
+
+
+def test_real_pfsense_and_opnsense_lines() -> None:
+    """CrowdSec's real test lines: pfSense BSD syslog, OPNsense RFC 5424, and the RFC 5424 without
+    ``<PRI>1`` that OPNsense's own filter log holds (it was skipped: 8 of 9 lines read)."""
+    stats = ParseStats()
+    rows = plain_rows(table_of(REAL, "pfsense", stats, year=2022))
+    assert (stats.good, stats.bad, stats.skipped) == (9, 0, 0)
+    last = rows[-1]
+    assert (last["observer"], last["start"], last["rule"]) == (
+        "OPNsense.internal",
+        "2026-03-10T17:20:33+00:00",
+        "69/49484b4b90e87d327015604798f010e9",
+    )
+    assert (last["src_addr"], last["src_port"], last["dst_addr"], last["dst_port"]) == (
+        "192.168.122.91",
+        123,
+        "51.91.83.168",
+        123,
+    )
+
+
+def test_bare_filterlog_messages() -> None:
+    """The CSV alone, as log pipelines forward it (no syslog header, no ``filterlog[pid]:`` tag), is
+    detected and read: each message gives the row its syslog line gives, without the time and host the
+    header carried. Before: not detected, and with --format pfsense 0 of 11 lines read (11 skipped)."""
+    assert detect(BARE.read_bytes()[:65536], str(BARE)) == "pfsense"
+    assert pfsense.sniff(BARE.read_bytes(), "x") == 85
+    stats = ParseStats()
+    bare = plain_rows(table_of(BARE, "pfsense", stats))
+    assert (stats.good, stats.bad, stats.skipped) == (11, 0, 0)
+    headed = plain_rows(table_of(REAL, "pfsense", year=2022))
+    for row in headed:
+        del row["start"], row["observer"]
+    assert bare[:9] == headed
+
+
+def test_carp_and_vrrp_are_named_vrrp() -> None:
+    """IP protocol 112 (pfSense writes ``carp`` for IPv4, ``VRRP`` for IPv6) is named ``vrrp``, as
+    every source names it, not the bare number; no ports."""
+    carp, vrrp = plain_rows(table_of(BARE, "pfsense"))[9:]
+    assert (carp["protocol"], carp["ip_proto"], carp["src_addr"], carp["dst_addr"]) == (
+        "vrrp",
+        112,
+        "192.168.11.1",
+        "224.0.0.18",
+    )
+    assert (vrrp["protocol"], vrrp["ip_proto"], vrrp["dst_addr"]) == ("vrrp", 112, "ff02::12")
+    assert "src_port" not in carp and "dst_port" not in vrrp
+    assert (carp["action"], carp["direction"], carp["rule"]) == ("deny", "inbound", "48/1000000201")
+
+
+def test_bare_messages_cut_short_are_bad_records() -> None:
+    """In a file of bare messages, one cut short is a bad record, not a line of another program."""
+    table, stats = read("pfsense", BARE.read_bytes() + b"5,,,1000000103,igb1\n")
+    assert (table.num_rows, dict(stats.kinds), stats.skipped) == (11, {"truncated record": 1}, 0)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt",
+        b"2024-01-01 10:00:00,2024-01-01 10:00:01,1.0,10.0.0.1,10.0.0.2,1234,80,TCP,.AP.SF,0,0,10,1000",
+        b"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20",
+        b"5,,,1000000103,igb0,match,block,sideways,4,0x0,,64,0,0,DF,6,tcp,60,192.0.2.1,198.51.100.2,51000,22",
+        b"date,src,dst,sport,dport,proto,action,direction,version,a,b,c,d,e,f,g,h",
+    ],
+)
+def test_sniff_leaves_other_csv_alone(line: bytes) -> None:
+    """Only the filterlog shape (rule, sub-rule, anchor, tracker, interface, reason, action, in/out,
+    4/6) is claimed: other CSV lines, even with as many fields, are not."""
+    assert pfsense.sniff((line + b"\n") * 5, "x") == 0
 
 
 @settings(max_examples=80, deadline=None)

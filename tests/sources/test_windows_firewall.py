@@ -36,7 +36,7 @@ def test_whole_real_log(shared_data: Path) -> None:
     actions = dict(zip(*[c.to_pylist() for c in pc.value_counts(table.column("action")).flatten()], strict=True))
     assert actions == {"deny": 11688, "allow": 5119}
     protocols = dict(zip(*[c.to_pylist() for c in pc.value_counts(table.column("protocol")).flatten()], strict=True))
-    assert protocols["udp"] == 15360 and protocols["tcp"] == 1366 and protocols["2"] == 32
+    assert protocols["udp"] == 15360 and protocols["tcp"] == 1366 and protocols["igmp"] == 32
     assert protocols["icmp"] + protocols["icmpv6"] == 49
 
 
@@ -58,7 +58,7 @@ def test_records_by_hand() -> None:
         "2a01:110:2001:d:fe::1a",
         False,
     )
-    igmp = next(r for r in rows if r["protocol"] == "2")
+    igmp = next(r for r in rows if r["protocol"] == "igmp")
     assert igmp["ip_proto"] == 2 and "src_port" not in igmp
     icmp = next(r for r in rows if r["protocol"] == "icmpv6")
     assert "icmp_type" in icmp and "src_port" not in icmp

@@ -28,6 +28,7 @@ from __future__ import annotations
 import ipaddress
 from typing import NamedTuple
 
+from portscope.sources._ip_protocols import PROTOCOL_NAMES
 from portscope.sources._records import BadRecord
 
 __all__ = [
@@ -51,7 +52,7 @@ PROTOCOLS = {
     b"AH": ("ah", 51),
     b"ESP": ("esp", 50),
 }
-_NAMES_BY_NUMBER = {number: name for name, number in PROTOCOLS.values()}
+_NAMES_BY_NUMBER = PROTOCOL_NAMES  # the flow table's names, the same for every source
 _PORTED = frozenset(("tcp", "udp", "udplite"))  # nf_log_syslog.c prints SCTP as PROTO=132, no ports
 _DENY_WORDS = ("BLOCK", "DROP", "REJECT", "DENY")
 _ALLOW_WORDS = ("ALLOW", "ACCEPT")

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from portscope.sources._ip_protocols import PROTOCOL_NAMES
+from portscope.sources._ip_protocols import PROTOCOL_NUMBERS as _NUMBERS
 from portscope.sources._records import BadRecord
 
 __all__ = [
@@ -292,14 +294,6 @@ def json_array_items(
 
 # Transports whose headers have ports (TCP, UDP, DCCP, SCTP, UDP-Lite); for the others a log's 0 is no port.
 PORT_PROTOCOLS = (6, 17, 33, 132, 136)
-# The flow table names these transports; any other protocol is its IANA number as text.
-PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp"}
-# Names logs use for protocol numbers (IANA "Assigned Internet Protocol Numbers" keywords, lowercased).
-_NUMBERS = {
-    "icmp": 1, "igmp": 2, "ipip": 4, "ipv4": 4, "tcp": 6, "egp": 8, "udp": 17, "ipv6": 41, "gre": 47, "esp": 50,
-    "ah": 51, "icmpv6": 58, "ipv6-icmp": 58, "icmp6": 58, "ospf": 89, "ospfigp": 89, "pim": 103, "vrrp": 112,
-    "l2tp": 115, "sctp": 132, "udplite": 136,
-}  # fmt: skip
 _FLAG_BITS: tuple[tuple[int, str], ...] = ((0x80, "CWR"), (0x40, "ECE"), (0x20, "URG"), (0x10, "ACK"))
 _FLAG_BITS += ((0x08, "PSH"), (0x04, "RST"), (0x02, "SYN"), (0x01, "FIN"))
 

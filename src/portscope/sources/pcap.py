@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
+from portscope.sources._ip_protocols import protocol_name
 from portscope.sources._pcap_records import PCAP_MAGICS, PCAPNG_MAGIC, read_records
 
 if TYPE_CHECKING:
@@ -50,7 +51,6 @@ NAME = "pcap"
 DESCRIPTION = "pcap and pcapng packet captures (Ethernet, VLAN, Linux SLL/SLL2, raw IP, BSD loopback)"
 
 _FLOW_BATCH = 1 << 16  # packets grouped into connections at a time (memory: ~1 KB each)
-_PROTOCOLS = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6", 132: "sctp"}
 _UDP_STATES = ("OTH", "S0", "SHR", "SF")  # by (originator active, responder active), conn/main.zeek
 
 
@@ -216,12 +216,9 @@ def to_batch(c: dict[str, Any], label: str) -> Any:
     udp_state = len(tcp.CONN_STATES) + (pk_out > 0) + 2 * (pk_in > 0)
     other = tcp.CONN_STATES.index("OTH")
     state = np.where((proto == 6) & (c["pa"] >= 0), states, np.where(proto == 17, udp_state, other))
-    known = sorted(_PROTOCOLS)
-    names = [_PROTOCOLS[p] for p in known]
-    unknown = np.unique(proto[~np.isin(proto, known)]).tolist()
+    present = np.unique(proto).tolist()
     lookup = np.zeros(256, dtype=np.int64)
-    for index, value in enumerate(known + unknown):
-        lookup[value] = index
+    lookup[present] = np.arange(len(present))
     ts = pa.timestamp("us", tz="UTC")
     zeros = np.zeros(n, dtype=np.int32)
     columns = {
@@ -230,7 +227,7 @@ def to_batch(c: dict[str, Any], label: str) -> Any:
         "end": pa.array(c["last"], type=pa.int64()).cast(ts),
         "duration": pa.array((c["last"] - c["start"]) / 1e6, type=pa.float64()),
         "source_format": _dictionary(zeros, ["pcap"]),
-        "protocol": _dictionary(lookup[proto], names + [str(p) for p in unknown]),
+        "protocol": _dictionary(lookup[proto], [protocol_name(p) for p in present]),
         "ip_proto": pa.array(proto.astype(np.uint8)),
         "src_addr": addresses(src_hi, src_lo, c["version"]),
         "src_port": pa.array(np.where(a_orig, c["pa"], c["pb"]).astype(np.uint16), mask=~has_ports),

@@ -17,16 +17,24 @@ letters (S A F R P U E W): ``S`` without ``A`` is a connection attempt from src,
 (pfSense's rule id, an OPNsense hash) goes to ``rule``, after the rule number:
 ``5/1000000103``. pfSense forwards without the hostname in BSD syslog, so ``observer`` can be null.
 Lines of other programs in the same file are skipped, not bad.
+
+Log pipelines (Logstash, Fluentd, Graylog, Splunk forwarders, Elastic Agent) often keep only the
+message: the bare CSV, without the syslog header and the ``filterlog[pid]:`` tag. Such a line is read
+too (no time, no observer) when it starts with the layout's fixed shape, rule number, sub-rule,
+anchor, tracker, interface, reason, action, in/out, 4/6 (:data:`_BODY`); a file of them is
+recognised by that shape, which no other CSV this tool reads has. The protocol is named from its
+number as every source names it (:mod:`._ip_protocols`): 112, which pfSense writes ``carp``, is ``vrrp``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from portscope.sources import ReadContext
-from portscope.sources._kernel_log import protocol_of
+from portscope.sources._ip_protocols import protocol_name
 from portscope.sources._records import BadRecord, Rows
 from portscope.sources._syslog import TimeContext, parse_envelope
 
@@ -59,14 +67,29 @@ _ICMP_TYPES = {
 }
 
 
+# A filterlog CSV message as pipelines forward it: rule number, sub-rule, anchor, tracker, interface,
+# reason (pf's PFRES_NAMES: match, bad-offset...), action (pass, block...), direction, IP version.
+_BODY = re.compile(rb"\d{1,10},\d*,[^,]*,[^,]*,[^,\s]+,[a-z-]+,[a-z-]+,(?:in|out),[46],")
+# The start of one (rule number, sub-rule, anchor, tracker, interface): cut short, it is a bad record.
+_BODY_START = re.compile(rb"\d{1,10},\d*,[^,]*,[^,]*,[^,\s]*(?:,|$)")
+# RFC 5424's APP-NAME PROCID MSGID STRUCTURED-DATA (section 6), then the message.
+_RFC5424_REST = re.compile(rb"filterlog \S+ \S+ (?:-|(?:\[(?:[^\]\\]|\\.)*\])+) (.*)", re.DOTALL)
+
+
 def sniff(head: bytes, label: str) -> int:
-    """90 when ``filterlog`` lines with the CSV layout are there."""
-    hits = 0
+    """90 when ``filterlog`` lines with the CSV layout are there; 85 when most lines are bare filterlog
+    messages (the CSV alone, as pipelines forward it)."""
+    hits = bare = lines = 0
     for line in head.split(b"\n")[:200]:
         at = line.find(b"filterlog")
         if at >= 0 and line.count(b",", at) >= 16 and (b",in," in line or b",out," in line):
             hits += 1
-    return 90 if hits else 0
+        elif line.strip():
+            lines += 1
+            bare += _BODY.match(line) is not None and line.count(b",") >= 16
+    if hits:
+        return 90
+    return 85 if bare and bare * 2 >= lines else 0
 
 
 def read(stream: BinaryIO, context: ReadContext) -> Iterator[Any]:
@@ -83,11 +106,12 @@ def read(stream: BinaryIO, context: ReadContext) -> Iterator[Any]:
             else:
                 skipped += 1
             continue
-        if envelope.tag != b"filterlog":
+        message = _message(envelope.tag, envelope.message)
+        if message is None:
             skipped += 1
             continue
         try:
-            values = parse_filterlog(envelope.message)
+            values = parse_filterlog(message)
         except BadRecord as bad:
             context.stats.reject(context.label, number, bad.kind, bad.detail)
             continue
@@ -99,6 +123,23 @@ def read(stream: BinaryIO, context: ReadContext) -> Iterator[Any]:
         yield from rows.add(values, number)
     context.stats.count_skipped(skipped)
     yield from rows.flush()
+
+
+def _message(tag: bytes | None, message: bytes) -> bytes | None:
+    """The filterlog CSV of a line's message, or None when the line is no filterlog line.
+
+    OPNsense's own files (/var/log/filter/latest.log) write RFC 5424 without its ``<PRI>1``
+    (``2026-03-10T17:20:33+00:00 host filterlog 87496 - [meta sequenceId="7"] 69,,,...``), which
+    leaves ``filterlog PROCID MSGID SD`` at the start of the message.
+    """
+    if tag == b"filterlog":
+        return message
+    if tag is not None:
+        return None
+    if message.startswith(b"filterlog "):
+        match = _RFC5424_REST.fullmatch(message)
+        return match[1] if match else None
+    return message if _BODY_START.match(message) else None
 
 
 def _int(fields: list[str], index: int, name: str, limit: int) -> int:
@@ -138,7 +179,7 @@ def parse_filterlog(message: bytes) -> dict[str, Any] | None:
         base = 14
     else:
         raise BadRecord("invalid field", f"IP version {version[:10]!r}, not 4 or 6")
-    protocol, number = protocol_of(str(proto_number).encode())
+    protocol, number = protocol_name(proto_number), proto_number
     length = _int(fields, base, "length", 0xFFFFFFFF)
     src = _address(fields, base + 1, "source address")
     dst = _address(fields, base + 2, "destination address")

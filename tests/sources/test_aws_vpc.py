@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portscope.errors import DataError
-from portscope.sources import _tabular, aws_vpc
+from portscope.errors import DataError, UsageError
+from portscope.sources import _tabular, aws_vpc, detect
 from tests.sources._flowtest import fixture, fuzz_once, mutations, read
 
 
@@ -120,3 +124,148 @@ def test_sniff() -> None:
     assert aws_vpc.sniff(fixture("aws_vpc", "cloudwatch-no-header.log"), "x") == 90
     assert aws_vpc.sniff(b"2 hello world\n", "x") == 0
     assert aws_vpc.sniff(fixture("zeek_conn", "zat-bro2-conn.log"), "x") == 0
+
+
+V3 = fixture("aws_vpc", "custom-v3-tcp-flags.log")
+V3_FIELDS = V3.split(b"\n", 1)[0].decode()
+
+
+def _same_rows(table: Any, reference: Any) -> None:
+    """The same flows as the reference, whatever the evidence lines."""
+    drop = ("evidence_line",)
+    assert [{k: v for k, v in r.items() if k not in drop} for r in table.to_pylist()] == [
+        {k: v for k, v in r.items() if k not in drop} for r in reference.to_pylist()
+    ]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        V3_FIELDS,  # the header as a string
+        V3_FIELDS.split(),  # a list
+        V3_FIELDS.replace("-", "_").replace(" ", ","),  # Athena's names, comma-separated
+        " ".join("${" + name + "}" for name in V3_FIELDS.split()),  # the format string of the flow log itself
+    ],
+)
+def test_custom_format_without_header_needs_and_takes_the_field_list(fields: Any) -> None:
+    """A custom (v3) format as CloudWatch Logs holds it, no header line: with the read option ``fields`` (a
+    string or a list, hyphens or underscores, bare or ${...}) its 5 records read as with the header. Before:
+    0 of 5 read, each a bad record, option or not."""
+    data = fixture("aws_vpc", "cloudwatch-custom-v3-no-header.log")
+    table, stats = read("aws_vpc", data, options={"fields": fields})
+    assert (stats.good, stats.bad) == (5, 0)
+    _same_rows(table, read("aws_vpc", V3)[0])
+    assert table.column("evidence_line").to_pylist() == [1, 2, 3, 4, 5]
+
+
+def test_custom_format_without_field_list_says_so() -> None:
+    """Without the field list the records are bad ones whose message says what is missing; the file is
+    still recognised as a VPC flow log (it was not), so that the user reads that message."""
+    data = fixture("aws_vpc", "cloudwatch-custom-v3-no-header.log")
+    assert aws_vpc.sniff(data, "x") == 70
+    table, stats = read("aws_vpc", data)
+    assert (table.num_rows, stats.kinds) == (0, {"malformed line": 5})
+    assert "the read option 'fields'" in stats.examples[0]
+
+
+def test_field_list_checked() -> None:
+    """A name AWS does not define, a field named twice or a value of another type: UsageError listing the valid ones."""
+    with pytest.raises(UsageError, match=r"invalid VPC flow log field 'srcip'; valid ones are: account-id, action"):
+        aws_vpc.field_list("version srcip dstaddr")
+    with pytest.raises(UsageError, match="twice"):
+        aws_vpc.field_list(["srcaddr", "srcaddr"])
+    with pytest.raises(UsageError, match="a list of names or a string"):
+        aws_vpc.field_list(14)
+    assert aws_vpc.field_list("account_id, ${log-status}") == ["account-id", "log-status"]
+
+
+def test_field_list_then_a_header() -> None:
+    """The field list is the layout until a header line in the file names another."""
+    data = fixture("aws_vpc", "cloudwatch-custom-v3-no-header.log") + fixture("aws_vpc", "default-v2.log")
+    table, stats = read("aws_vpc", data, options={"fields": V3_FIELDS})
+    assert table.column("evidence_line").to_pylist()[5:] == [7, 8, 11, 12, 13]  # the header is line 6
+    assert (stats.good, stats.bad, stats.skipped) == (10, 0, 2)
+
+
+def test_cloudwatch_logs_subscription_data_from_firehose() -> None:
+    """CloudWatch Logs subscription data as Firehose stores it (objects concatenated without a separator):
+    detected, the CONTROL_MESSAGE skipped, every event's record read as the text file reads it. Before:
+    not detected; with --format aws_vpc one bad line."""
+    data = fixture("aws_vpc", "firehose-cloudwatch-subscription.json")
+    assert detect(data, "x") == "aws_vpc"
+    table, stats = read("aws_vpc", data)
+    assert (stats.good, stats.bad, stats.skipped) == (5, 0, 3)  # the control message, NODATA, SKIPDATA
+    _same_rows(table, read("aws_vpc", fixture("aws_vpc", "default-v2.log"))[0])
+    assert set(table.column("evidence_line").to_pylist()) == {1}
+
+
+def test_cloudwatch_logs_forms() -> None:
+    """The same data pretty-printed, one object per line, in a JSON array, and as the Lambda event
+    (base64 of gzip): the same flows; a custom format's messages take the field list."""
+    objects = [json.loads(part) for part in _objects(fixture("aws_vpc", "firehose-cloudwatch-subscription.json"))]
+    reference = read("aws_vpc", fixture("aws_vpc", "default-v2.log"))[0]
+    lambda_events = [
+        {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(o).encode())).decode()}} for o in objects
+    ]
+    for text in (
+        "\n".join(json.dumps(o, indent=2) for o in objects),
+        "\n".join(json.dumps(o) for o in objects),
+        json.dumps(objects, indent=1),
+        "\n".join(json.dumps(e) for e in lambda_events),
+    ):
+        table, stats = read("aws_vpc", text.encode())
+        assert (stats.good, stats.bad) == (5, 0), text[:200]
+        _same_rows(table, reference)
+    v3 = {"messageType": "DATA_MESSAGE", "logEvents": [{"message": line} for line in V3.decode().splitlines()[1:]]}
+    table, stats = read("aws_vpc", json.dumps(v3).encode(), options={"fields": V3_FIELDS})
+    assert stats.good == 5
+    _same_rows(table, read("aws_vpc", V3)[0])
+
+
+def _objects(data: bytes) -> list[str]:
+    """The JSON objects of concatenated JSON text."""
+    decoder, text, out, pos = json.JSONDecoder(), data.decode(), [], 0
+    while pos < len(text):
+        _, end = decoder.raw_decode(text, pos)
+        out.append(text[pos:end])
+        pos = end
+    return out
+
+
+def test_json_records_keyed_by_field() -> None:
+    """Records whose keys are the fields (underscores or hyphens, JSON numbers, null for "-"): detected and
+    read as the text records they came from. Before: not detected; with --format aws_vpc 3 bad lines."""
+    data = fixture("aws_vpc", "json-records-v5.jsonl")
+    assert detect(data, "x") == "aws_vpc"
+    table, stats = read("aws_vpc", data)
+    assert (stats.good, stats.bad) == (3, 0)
+    text = b"\n".join(fixture("aws_vpc", "custom-v5-direction.log").splitlines()[:4])
+    _same_rows(table, read("aws_vpc", text)[0])
+    assert table.column("evidence_line").to_pylist() == [1, 2, 3]
+
+
+def test_json_bad_records_keep_the_rest() -> None:
+    """A line cut short, a value that is no port, an object of something else: each a bad record by
+    line; the records after them are read; under strict the first one raises."""
+    good = fixture("aws_vpc", "json-records-v5.jsonl").splitlines()
+    data = b"\n".join(
+        [good[0], good[1][:80], good[2].replace(b'"srcport":0', b'"srcport":"http"'), b'{"hello": 1}', good[0]]
+    )
+    table, stats = read("aws_vpc", data, label="vpc.json")
+    assert table.num_rows == 2
+    assert stats.examples == [
+        "vpc.json:2: malformed JSON: cut short, or not JSON",
+        "vpc.json:3: bad port: srcport 'http'",
+        "vpc.json:4: malformed line: a JSON object without flow log fields",
+    ]
+    with pytest.raises(DataError, match=r"vpc\.json:2: malformed JSON"):
+        read("aws_vpc", data, label="vpc.json", strict=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 3000), st.binary(max_size=50))
+def test_fuzz_json(cut: int, noise: bytes) -> None:
+    """Cut and damaged JSON forms never raise anything but DataError under strict."""
+    for name in ("firehose-cloudwatch-subscription.json", "json-records-v5.jsonl"):
+        data = fixture("aws_vpc", name)
+        fuzz_once("aws_vpc", data[: cut % len(data)] + noise + data[cut % len(data) :])

@@ -10,6 +10,12 @@ Bad records never stop a run: :class:`ParseStats` counts them by kind and keeps 
 reader's field checks raise ``_records.BadRecord``, whose ``kind`` is one of a documented set. Lines
 that are no record of the format at all (a cron line in a syslog file) are ``skipped``
 (:meth:`ParseStats.count_skipped`), not bad.
+
+Bad inputs never stop a run either (issue 11): :func:`read_flows` goes on past an input that is
+missing, unreadable, empty or of no format portscope knows, and records it in
+``ParseStats.skipped_inputs`` (:class:`SkippedInput`) for the caller to report; with ``strict`` it
+raises DataError instead. Damaged compressed data is a bad record of kind ``truncated compression``
+or ``damaged compression`` naming the byte offset, and all its decoder recovers before it is read.
 """
 
 from __future__ import annotations
@@ -19,12 +25,12 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from portscope.errors import DataError, UsageError
-from portscope.sources._inputs import InputFile, expand_inputs, open_input
+from portscope.sources._inputs import InputFile, expand_inputs, has_long_line, judged_lines, open_input
 
-__all__ = ["SOURCE_NAMES", "ParseStats", "ReadContext", "detect", "read_flows", "source"]
+__all__ = ["SOURCE_NAMES", "ParseStats", "ReadContext", "SkippedInput", "detect", "read_flows", "source"]
 
 # Every format portscope reads, by the name --format takes; order breaks ties in detection.
 SOURCE_NAMES: tuple[str, ...] = (
@@ -46,9 +52,21 @@ SOURCE_NAMES: tuple[str, ...] = (
 _EXAMPLES = 5
 
 
+class SkippedInput(NamedTuple):
+    """An input that gave nothing and was passed over: ``reason`` is what DataError says after the label.
+
+    Such as ``the input is empty``, ``no such file (and no file matches it as a pattern)``, ``not a
+    format portscope knows; give --format (one of: ...)``, ``cannot open: Permission denied``.
+    """
+
+    label: str
+    reason: str
+
+
 @dataclass
 class ParseStats:
-    """Good and bad records of one run, the bad ones counted by kind, the first few kept as examples."""
+    """Good and bad records of one run, the bad ones counted by kind, the first few kept as examples;
+    and the inputs passed over, each with why (``skipped_inputs``, see :meth:`skip_input`)."""
 
     strict: bool = False
     good: int = 0
@@ -56,6 +74,7 @@ class ParseStats:
     skipped: int = 0  # lines that are no record of the format (other syslog lines): not errors
     kinds: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
+    skipped_inputs: list[SkippedInput] = field(default_factory=list)
 
     def reject(self, label: str, line: int | None, kind: str, detail: str) -> None:
         """Count one bad record; under ``strict`` raise DataError naming file, line and what was wrong."""
@@ -67,6 +86,13 @@ class ParseStats:
         self.kinds[kind] += 1
         if len(self.examples) < _EXAMPLES:
             self.examples.append(message)
+
+    def skip_input(self, label: str, reason: str) -> None:
+        """Pass over an input that gives nothing (missing, unreadable, empty, unrecognised), recording it;
+        under ``strict`` raise DataError ``label: reason`` instead."""
+        if self.strict:
+            raise DataError(f"{label}: {reason}")
+        self.skipped_inputs.append(SkippedInput(label, reason))
 
     def count_skipped(self, lines: int) -> None:
         """Count lines or events that are no record of the format (a cron line, a dns event): not bad records."""
@@ -117,11 +143,22 @@ def read_flows(
 
     ``inputs`` are paths, globs, directories or ``-`` (stdin). ``stats`` collects the bad records
     of all inputs; ``chosen``, when given, gets each input's (label, format) as it is opened.
-    Raises DataError for an input that cannot be opened or recognised.
+
+    An input that cannot be read (missing, a pattern matching nothing, unreadable, empty, of no
+    format portscope knows, refused by its reader) is passed over and the next one read: it goes
+    to ``stats.skipped_inputs`` as a :class:`SkippedInput` with the reason, for the caller to
+    report (no input giving a record is the caller's failure to call). Under ``stats.strict`` it
+    raises DataError instead, as the first bad record does.
     """
     counts = stats if stats is not None else ParseStats()
-    for item in expand_inputs(inputs):
-        yield from _read_one(item, format, counts, batch_size, options or {}, chosen)
+    for item in expand_inputs(inputs, counts.skip_input):
+        try:
+            yield from _read_one(item, format, counts, batch_size, options or {}, chosen)
+        except DataError as exc:
+            if counts.strict:
+                raise
+            message = str(exc)
+            counts.skip_input(item.label, message.removeprefix(f"{item.label}: "))
 
 
 def _read_one(
@@ -132,10 +169,21 @@ def _read_one(
     options: Mapping[str, Any],
     chosen: list[tuple[str, str]] | None = None,
 ) -> Iterator[Any]:
+    damage: list[str] = []
+
+    def on_damage(kind: str, detail: str) -> None:
+        damage.append(f"{kind}: {detail}")
+        stats.reject(item.label, None, kind, detail)
+
     stream: BinaryIO
-    stream, head = open_input(item)
-    with stream:
-        name = format or detect(head, item.label)
+    stream, head = open_input(item, on_damage)
+    try:
+        if format is not None:
+            name = format
+        elif not head and damage:
+            raise DataError(f"{item.label}: nothing could be decompressed ({damage[0]})")
+        else:
+            name, stream = _detect(stream, head, item.label)
         if chosen is not None:
             chosen.append((item.label, name))
         context = ReadContext(item.label, stats, batch_size, options)
@@ -145,3 +193,22 @@ def _read_one(
             stats.reject(item.label, None, "truncated input", str(exc) or "the data ends early")
         except OSError as exc:
             raise DataError(f"{item.label}: cannot read: {exc.strerror or exc}") from exc
+    finally:
+        stream.close()
+
+
+def _detect(stream: BinaryIO, head: bytes, label: str) -> tuple[str, BinaryIO]:
+    """The format of the input, and the stream to read it from.
+
+    Judged on ``head``; where no source knows it and a line of it is too long to judge by, judged
+    again on the first lines short enough (read ahead, and given back by the stream returned).
+    """
+    try:
+        return detect(head, label), stream
+    except DataError:
+        if not has_long_line(head):
+            raise
+        stream, sample = judged_lines(stream)
+        if not sample:
+            raise
+        return detect(sample, label), stream

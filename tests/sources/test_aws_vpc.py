@@ -165,7 +165,7 @@ def test_custom_format_without_field_list_says_so() -> None:
     assert aws_vpc.sniff(data, "x") == 70
     table, stats = read("aws_vpc", data)
     assert (table.num_rows, stats.kinds) == (0, {"malformed line": 5})
-    assert "the read option 'fields'" in stats.examples[0]
+    assert "--vpc-fields, the read option 'fields'" in stats.examples[0]
 
 
 def test_field_list_checked() -> None:

@@ -16,11 +16,7 @@ source; the ``slow`` variants take them all, and many more random damages.
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import tempfile
-import traceback
-from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -31,7 +27,6 @@ from hypothesis import strategies as st
 from portscope.errors import DataError
 from portscope.sources import SOURCE_NAMES
 from portscope.sources._inputs import InputFile, open_input
-from portscope.sources._records import BadRecord
 from tests.sources._damage import COMPRESS, damages, how_to_read, packets_seen, read_file, row_set, tshark_frames
 from tests.sources._flowtest import DATA
 from tests.sources.test_sniffers import FIXTURES
@@ -136,22 +131,6 @@ def test_damaged_fixture(tmp_path: Path, owner: str, fixture: Path, codec: str |
     _run(owner, fixture, codec, tmp_path)
 
 
-# What the fuzzing found in two readers, open until their owners fix it: reproduced by the strict
-# xfail tests at the end, and tolerated by the slow variants (raised from those readers only) meanwhile.
-_WINDOWS_XML_TIME = "windows_events: a bad TimeCreated in XML escapes as BadRecord (windows_events.py _from_xml)"
-_CSV_HEADER_CR = "csv_mapped: a header line holding a bare CR raises _csv.Error (csv_mapped.py _header)"
-
-
-@contextlib.contextmanager
-def _known_reader_bugs() -> Iterator[None]:
-    try:
-        yield
-    except (csv.Error, BadRecord) as error:
-        where = Path(traceback.extract_tb(error.__traceback__)[-1].filename).name
-        if (where, type(error)) not in (("csv_mapped.py", csv.Error), ("windows_events.py", BadRecord)):
-            raise
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("owner", "fixture", "codec"),
@@ -160,8 +139,7 @@ def _known_reader_bugs() -> Iterator[None]:
 )
 def test_damaged_fixture_all(tmp_path: Path, owner: str, fixture: Path, codec: str | None) -> None:
     """Every fixture of every source, plain and in each compression, damaged each way."""
-    with _known_reader_bugs():
-        _run(owner, fixture, codec, tmp_path)
+    _run(owner, fixture, codec, tmp_path)
 
 
 @st.composite
@@ -198,14 +176,12 @@ def test_random_damage(case: tuple[str, Path, str | None, bytes]) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_damage(FIXTURES))
 def test_random_damage_all(case: tuple[str, Path, str | None, bytes]) -> None:
-    with _known_reader_bugs():
-        _check_random(case)
+    _check_random(case)
 
 
-@pytest.mark.xfail(strict=True, reason=_WINDOWS_XML_TIME)
 def test_windows_events_bad_time_is_a_bad_record(tmp_path: Path) -> None:
     """A seconds digit of TimeCreated damaged to a letter: one bad record, not a traceback."""
     data = (DATA / "windows_events" / "security-wevtutil.xml").read_bytes()
@@ -215,7 +191,6 @@ def test_windows_events_bad_time_is_a_bad_record(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(strict=True, reason=_CSV_HEADER_CR)
 def test_csv_header_with_a_bare_cr_is_no_traceback(tmp_path: Path) -> None:
     """A carriage return inside the header line: the file refused (DataError) or read, not a traceback."""
     fixture = DATA / "csv_mapped" / "semicolons.csv"

@@ -21,6 +21,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from portscope.errors import DataError, UsageError
+from portscope.sources import SkippedInput
+from portscope.sources._syslog import TimeReading
 
 __all__ = ["EngineInputs", "InputSummary", "Materialised", "connect", "disconnect", "load_inputs"]
 
@@ -45,15 +47,20 @@ class InputSummary:
             "flows": self.flows,
             "bad_records": self.bad_records,
             "skipped_lines": self.skipped_lines,
+            "bad_examples": self.examples,
         }
 
 
 @dataclass
 class EngineInputs:
-    """The flow table as an Ibis expression on the engine, and what each input contributed."""
+    """The flow table as an Ibis expression on the engine, what each input contributed, the inputs
+    passed over (missing, empty, unreadable, of no known format) and how yearless or zoneless times
+    were dated."""
 
     table: Any
     inputs: list[InputSummary]
+    skipped: list[SkippedInput] = field(default_factory=list)
+    dating: TimeReading = field(default_factory=TimeReading)
 
 
 def connect(engine: str, spark_master: str | None = None) -> Any:
@@ -192,9 +199,12 @@ def _is_parquet(path: str) -> bool:
         with open(path, "rb") as handle:
             return handle.read(4) == _PARQUET_MAGIC
     except IsADirectoryError:
-        return any(name.endswith(".parquet") for name in os.listdir(path))
-    except OSError as error:
-        raise DataError(f"{path}: cannot read: {error.strerror or error}") from error
+        try:
+            return any(name.endswith(".parquet") for name in os.listdir(path))
+        except OSError:
+            return False
+    except OSError:
+        return False  # missing or unreadable: the readers skip it and say why, and the others are read
 
 
 @contextlib.contextmanager
@@ -240,18 +250,30 @@ def load_inputs(
                 summaries.append(InputSummary(path, "parquet", int(con.to_pyarrow(table.count()).as_py())))
             else:
                 parsed.append(path)
+        skipped: list[SkippedInput] = []
+        dating = TimeReading()
         if parsed:
             out = os.path.join(scratch, "flows.parquet")
-            summaries.extend(_convert(parsed, out, format, options or {}))
+            summaries.extend(_convert(parsed, out, format, options or {}, skipped, dating))
             parts.append(con.read_parquet(out).select(*names))
+        if skipped and not any(summary.flows for summary in summaries):
+            raise DataError("no input could be read: " + "; ".join(f"{s.label}: {s.reason}" for s in skipped))
         table = parts[0]
         for part in parts[1:]:  # engines type the same column differently per reader: one schema
             table = table.union(part.cast(table.schema()))
-        yield EngineInputs(table, summaries)
+        yield EngineInputs(table, summaries, skipped, dating)
 
 
-def _convert(paths: list[str], out: str, format: str | None, options: dict[str, Any]) -> list[InputSummary]:
-    """Other formats through portscope's readers into one Parquet file, counting per input."""
+def _convert(
+    paths: list[str],
+    out: str,
+    format: str | None,
+    options: dict[str, Any],
+    skipped: list[SkippedInput],
+    dating: TimeReading,
+) -> list[InputSummary]:
+    """Other formats through portscope's readers into one Parquet file, counting per input; the inputs
+    that gave nothing are added to ``skipped``, and how times were dated to ``dating``."""
     import pyarrow.parquet as pq
 
     from portscope.flows import flow_schema
@@ -264,6 +286,10 @@ def _convert(paths: list[str], out: str, format: str | None, options: dict[str, 
             formats: list[tuple[str, str]] = []
             for batch in read_flows([path], format=format, stats=stats, options=options, chosen=formats):
                 writer.write_batch(batch)
+            skipped += stats.skipped_inputs
+            dating.merge(stats.dating)
+            if not formats and stats.skipped_inputs and not (stats.good or stats.bad):
+                continue  # nothing of it was read: it is reported as skipped, not as an input of no format
             summaries.append(
                 InputSummary(
                     path,

@@ -13,6 +13,8 @@ from portscope.analyze.findings import Detection, DetectionInput, DetectionRule,
 from portscope.analyze.options import AnalyzeOptions
 from portscope.analyze.prepare import STORED, prepare, with_sides
 from portscope.findings import SEVERITIES, Severity
+from portscope.sources import SkippedInput
+from portscope.sources._syslog import TimeReading
 
 __all__ = ["SCHEMA", "analyze", "build_report"]
 
@@ -39,18 +41,38 @@ _EXPLAINED_TEXT = {
 }
 
 
-def analyze(paths: Sequence[str], options: AnalyzeOptions, *, format: str | None = None) -> dict[str, Any]:
-    """The whole report for ``paths`` (files, globs, directories, Parquet flow tables)."""
+def analyze(
+    paths: Sequence[str],
+    options: AnalyzeOptions,
+    *,
+    format: str | None = None,
+    read_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The whole report for ``paths`` (files, globs, directories, Parquet flow tables); ``read_options``
+    are the readers' (``year``, ``timezone``, ``fields``..., as :func:`portscope.sources.read_flows` takes)."""
     con = connect(options.engine, options.spark_master)
     try:
-        with load_inputs(con, paths, format=format) as loaded:
+        with load_inputs(con, paths, format=format, options=read_options) as loaded:
             baseline_ctx = load_inputs(con, [options.baseline], format="parquet") if options.baseline else None
             if baseline_ctx is None:
-                return build_report(con, loaded.table, loaded.inputs, options)
-            with baseline_ctx as known:
-                return build_report(con, loaded.table, loaded.inputs, options, known.table)
+                report = build_report(con, loaded.table, loaded.inputs, options)
+            else:
+                with baseline_ctx as known:
+                    report = build_report(con, loaded.table, loaded.inputs, options, known.table)
+            return _with_reading(report, loaded.skipped, loaded.dating)
     finally:
         disconnect(con)
+
+
+def _with_reading(report: dict[str, Any], skipped: list[SkippedInput], dating: TimeReading) -> dict[str, Any]:
+    """The report with, after its inputs, the inputs passed over and how yearless or zoneless times were dated."""
+    out: dict[str, Any] = {}
+    for key, value in report.items():
+        out[key] = value
+        if key == "inputs":
+            out["inputs_skipped"] = [{"input": s.label, "reason": s.reason} for s in skipped]
+            out["dating"] = dating.as_dict()
+    return out
 
 
 def build_report(

@@ -73,6 +73,7 @@ def zeek_table(con: Any, engine: str, path: str, fields: list[str]) -> Any:
 
 def _flows(raw: Any, path: str, ibis: Any) -> Any:
     from portscope.flows import flow_schema
+    from portscope.sources._ip_protocols import PROTOCOL_NAMES
 
     def col(name: str, kind: str = "string") -> Any:
         if name in raw.columns:
@@ -93,9 +94,8 @@ def _flows(raw: Any, path: str, ibis: Any) -> Any:
     )
     # Newer Zeek logs the IP protocol number (ip_proto): it names what Zeek calls unknown_transport.
     ip_proto = ibis.coalesce(col("ip_proto", "int32"), named) if "ip_proto" in raw.columns else named
-    known = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp"}
     protocol = ibis.cases(
-        *((ip_proto == number, name) for number, name in known.items()),
+        *((ip_proto == number, name) for number, name in PROTOCOL_NAMES.items()),
         (ip_proto.notnull(), ip_proto.cast("string")),
         else_=ibis.ifelse(proto == "unknown_transport", ibis.literal(None, type="string"), proto),
     )
@@ -187,7 +187,8 @@ def vpc_table(con: Any, engine: str, path: str, tokens: list[str]) -> Any:
 
 def _vpc_flows(raw: Any, path: str, ibis: Any) -> Any:
     from portscope.flows import flow_schema
-    from portscope.sources._tabular import _FLAG_BITS, PORT_PROTOCOLS, PROTOCOL_NAMES
+    from portscope.sources._ip_protocols import PROTOCOL_NAMES
+    from portscope.sources._tabular import _FLAG_BITS, PORT_PROTOCOLS
 
     def col(name: str, kind: str = "string") -> Any:
         key = name.replace("-", "_")

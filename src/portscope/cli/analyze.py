@@ -39,9 +39,9 @@ exit codes: 0 no finding at or above --fail-on, 1 such findings, 2 bad usage or 
 
 def add_parser(commands: Any) -> None:
     from portscope.cli import HelpFormatter
+    from portscope.cli._reading import add_reading_options
     from portscope.findings import SEVERITIES
     from portscope.ports.ranges import os_names
-    from portscope.sources import SOURCE_NAMES
 
     parser = commands.add_parser(
         "analyze",
@@ -51,12 +51,6 @@ def add_parser(commands: Any) -> None:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="file, glob, directory, Parquet flow table, or -")
-    parser.add_argument(
-        "--format",
-        dest="source_format",
-        metavar="NAME",
-        help=f"input format, instead of detecting it: {', '.join(SOURCE_NAMES)}",
-    )
     parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb", help="where to compute (duckdb)")
     parser.add_argument("--spark-master", metavar="URL", help="Spark master (default local[2]); implies --engine spark")
     parser.add_argument(
@@ -93,6 +87,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report with plots")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (portscope docs analyze-json)")
     parser.add_argument("-q", "--quiet", action="store_true", help="say nothing on stderr on success")
+    add_reading_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -159,11 +154,13 @@ def _clear_progress() -> None:
 def run(args: argparse.Namespace) -> int:
     from portscope.analyze.report import analyze
     from portscope.cli import EXIT_FINDINGS, EXIT_OK
+    from portscope.cli._reading import read_options
     from portscope.render.sanitize import for_terminal
 
     options = options_from(args)
+    reading = read_options(args)
     try:
-        report = analyze(args.inputs, options, format=args.source_format)
+        report = analyze(args.inputs, options, format=args.source_format, read_options=reading)
     finally:
         _clear_progress()
     if args.html:
@@ -186,10 +183,14 @@ def run(args: argparse.Namespace) -> int:
         from portscope.render.style import Style
 
         sys.stdout.write(render_text(report, Style.for_stream(sys.stdout), top=options.top))
+    for skipped in report.get("inputs_skipped") or ():
+        print(
+            f"portscope analyze: {for_terminal(skipped['input'])}: {for_terminal(skipped['reason'])} (skipped)",
+            file=sys.stderr,
+        )
     for item in report["inputs"]:
         if item["bad_records"]:
-            print(
-                f"portscope analyze: {for_terminal(item['path'])}: {item['bad_records']} malformed records skipped",
-                file=sys.stderr,
-            )
+            first = f"; the first: {for_terminal(item['bad_examples'][0])}" if item.get("bad_examples") else ""
+            bad = count(item["bad_records"], "malformed record", grouped=True)
+            print(f"portscope analyze: {for_terminal(item['path'])}: {bad} skipped{first}", file=sys.stderr)
     return EXIT_FINDINGS if report.get("failed") else EXIT_OK

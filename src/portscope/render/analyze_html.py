@@ -40,6 +40,7 @@ from portscope.render.analyze_plots import (
     _timeline_svg,
 )
 from portscope.render.findings import badge_html, findings_html, severity_css
+from portscope.sources._syslog import dating_sentence
 
 # The limits are importable from here, though the plots and blocks modules define them.
 __all__ = ["MAX_POINTS", "MAX_ROWS", "TOP_SERVICES", "render_html"]
@@ -108,6 +109,13 @@ def _header(report: dict[str, Any]) -> str:
         parts.append('<p class="mix">' + "<br>".join(mix) + "</p>")
     if summary.get("empty_reason"):
         parts.append(f'<p class="notice">Empty report: {_e(summary.get("empty_reason"))}</p>')
+    dated = dating_sentence(_dict(report.get("dating")))
+    if dated:
+        parts.append(f'<p class="notice">Dated: {_e(dated)}</p>')
+    for skipped in _dicts(report.get("inputs_skipped")):
+        parts.append(
+            f'<p class="notice">Skipped <code>{_e(skipped.get("input"))}</code>: {_e(skipped.get("reason"))}</p>'
+        )
     failed, fail_on = report.get("failed"), _e(report.get("fail_on"))
     if failed is True:
         parts.append(

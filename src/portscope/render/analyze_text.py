@@ -13,6 +13,7 @@ from portscope.render.findings import findings_text
 from portscope.render.sanitize import for_terminal
 from portscope.render.style import Style
 from portscope.render.table import render_table
+from portscope.sources._syslog import dating_sentence
 
 __all__ = ["render_text"]
 
@@ -22,6 +23,11 @@ def render_text(report: dict[str, Any], style: Style, *, top: int = 20) -> str:
     summary = report["summary"]
     inputs = ", ".join(f"{i['path']} ({i['format']}, {count(i['flows'], 'flow')})" for i in report["inputs"])
     out.append(style(f"portscope analyze: {count(summary['flows'], 'flow')}", "bold") + f" from {for_terminal(inputs)}")
+    for skipped in report.get("inputs_skipped") or ():
+        out.append(f"  skipped {for_terminal(skipped['input'])}: {for_terminal(skipped['reason'])}")
+    dated = dating_sentence(report.get("dating"))
+    if dated:
+        out.append(f"  dated: {dated}")
     if summary.get("empty_reason"):
         out.append(f"  nothing to report: {for_terminal(summary['empty_reason'])}")
         return "\n".join(out) + "\n"

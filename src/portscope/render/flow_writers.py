@@ -8,6 +8,7 @@ a terminal must not drive it).
 
 from __future__ import annotations
 
+import contextlib
 from typing import IO, Any
 
 from portscope.errors import UsageError
@@ -33,7 +34,12 @@ def format_for(path: str) -> str | None:
 
 
 class FlowWriter:
-    """Writes flow batches to ``out`` (a binary file) as ``fmt``; :meth:`close` finishes the file."""
+    """Writes flow batches to ``out`` (a binary file) as ``fmt``; :meth:`close` finishes the file.
+
+    As a context manager it lets go of a file it did not finish when the block fails, while ``out`` is
+    still open (pyarrow's ParquetWriter would otherwise write its footer at garbage collection, into a
+    file closed and removed by then, and print a traceback).
+    """
 
     def __init__(self, out: IO[bytes], fmt: str, schema: Any) -> None:
         if fmt not in FORMATS:
@@ -97,6 +103,20 @@ class FlowWriter:
             lines = [orjson.dumps(row) for row in self._plain(batch).to_pylist()]
             if lines:
                 self.out.write(b"\n".join(lines) + b"\n")
+
+    def __enter__(self) -> FlowWriter:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if error is not None:
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Stop without finishing: the file is being thrown away (a failed or ``--strict``-stopped run)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(Exception):  # the file is discarded: nothing in it matters now
+                writer.close()
 
     def close(self) -> None:
         """Finish the file (Parquet footer); an input with no flows still gives a valid, empty file."""

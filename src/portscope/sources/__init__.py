@@ -29,6 +29,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from portscope.errors import DataError, UsageError
 from portscope.sources._inputs import InputFile, expand_inputs, has_long_line, judged_lines, open_input
+from portscope.sources._syslog import TimeReading
 
 __all__ = ["SOURCE_NAMES", "ParseStats", "ReadContext", "SkippedInput", "detect", "read_flows", "source"]
 
@@ -75,6 +76,7 @@ class ParseStats:
     kinds: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
     skipped_inputs: list[SkippedInput] = field(default_factory=list)
+    dating: TimeReading = field(default_factory=TimeReading)  # the years and zone times were read in
 
     def reject(self, label: str, line: int | None, kind: str, detail: str) -> None:
         """Count one bad record; under ``strict`` raise DataError naming file, line and what was wrong."""

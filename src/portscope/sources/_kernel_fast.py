@@ -352,11 +352,17 @@ def _headers(v: _Views, starts: np.ndarray, times: TimeContext) -> tuple[np.ndar
         )
         naive = _naive_seconds(mon, day, hour, minute, second, times.year or times.now.year)
         micros = _zoned(naive, times) * 1_000_000
+        times.reading.zoneless = True
         if times.year is None:
             future = micros > int((times.now + timedelta(days=1)).timestamp() * 1_000_000)
             if future.any():
                 earlier = _zoned(_naive_seconds(mon, day, hour, minute, second, times.now.year - 1), times) * 1_000_000
                 micros = np.where(future, earlier, micros)
+                times.reading.years.add(times.now.year - 1)
+            if not future.all():
+                times.reading.years.add(times.now.year)
+        else:
+            times.reading.years.add(times.year)
         start_us[rows] = micros
         has_time[rows] = True
         host_start[rows] = s + 16

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, NamedTuple
 
-__all__ = ["Envelope", "TimeContext", "parse_envelope", "strip_printk_time"]
+__all__ = ["Envelope", "TimeContext", "TimeReading", "dating_sentence", "parse_envelope", "strip_printk_time"]
 
 MONTHS = {name: n for n, name in enumerate(b"Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 
@@ -45,10 +46,69 @@ _TAG = re.compile(rb"[^\s:\[\]]+(?:\[[^\]\s]*\])?: ?")
 _PRINTK_TIME = re.compile(rb"\[\s*\d+\.\d+\] ")
 
 
-class TimeContext:
-    """What a timestamp without a year or a zone needs: the year rule and the zone, from the read options."""
+@dataclass
+class TimeReading:
+    """How the times that carry no year or no zone were dated, for a report to say what it assumed:
+    a 2023 log read without ``--year`` is dated this year, and a reader who is not told so is misled.
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
+    ``year`` and ``timezone`` are what the read options gave (None: not given); ``years`` the years
+    that lines without one were given; ``zoneless`` whether any time carried no zone.
+    """
+
+    year: int | None = None
+    timezone: str | None = None
+    years: set[int] = field(default_factory=set)
+    zoneless: bool = False
+
+    def merge(self, other: TimeReading) -> None:
+        """Add what another input's reading saw (one report over many inputs)."""
+        self.year = self.year if self.year is not None else other.year
+        self.timezone = self.timezone or other.timezone
+        self.years |= other.years
+        self.zoneless = self.zoneless or other.zoneless
+
+    def as_dict(self) -> dict[str, Any]:
+        """``years`` (null: no line lacked a year) and ``timezone`` (null: every time had its zone), each
+        with whether it was assumed (true) or given by ``--year``/``--timezone`` (false)."""
+        return {
+            "years": sorted(self.years) or None,
+            "years_assumed": bool(self.years) and self.year is None,
+            "timezone": (self.timezone or "UTC") if self.zoneless else None,
+            "timezone_assumed": self.zoneless and not self.timezone,
+        }
+
+    def sentence(self) -> str | None:
+        """One line for people, or None when no time needed a year or a zone (:func:`dating_sentence`)."""
+        return dating_sentence(self.as_dict())
+
+
+def dating_sentence(dating: Mapping[str, Any] | None) -> str | None:
+    """:meth:`TimeReading.as_dict` for people: ``lines without a year dated 2026; times without a zone
+    read as UTC (assumed: --year and --timezone set them)``; None when no time needed either."""
+    if not dating:
+        return None
+    said, assumed = [], []
+    years = dating.get("years")
+    if years:  # a report read back may hold anything: a list of years is expected, anything else shown as text
+        shown = ", ".join(map(str, years)) if isinstance(years, (list, tuple)) else str(years)
+        said.append(f"lines without a year dated {shown}")
+        assumed += ["--year"] if dating.get("years_assumed") else []
+    if dating.get("timezone"):
+        said.append(f"times without a zone read as {dating['timezone']}")
+        assumed += ["--timezone"] if dating.get("timezone_assumed") else []
+    if not said:
+        return None
+    if not assumed:
+        return "; ".join(said) + " (as given)"
+    sets = "sets it" if len(assumed) == 1 else "set them"
+    return "; ".join(said) + f" (assumed: {' and '.join(assumed)} {sets})"
+
+
+class TimeContext:
+    """What a timestamp without a year or a zone needs: the year rule and the zone, from the read options;
+    what it assumed goes to ``reading`` (the run's :class:`TimeReading`, ``ParseStats.dating``)."""
+
+    def __init__(self, options: Mapping[str, Any], reading: TimeReading | None = None) -> None:
         self.year: int | None = int(options["year"]) if options.get("year") is not None else None
         name = options.get("timezone")
         self.zone: tzinfo = timezone.utc
@@ -57,6 +117,9 @@ class TimeContext:
 
             self.zone = ZoneInfo(str(name))
         self.now = datetime.now(timezone.utc)
+        self.reading = TimeReading() if reading is None else reading
+        self.reading.year = self.year
+        self.reading.timezone = str(name) if name else None
 
     def local(self, month: int, day: int, hms: tuple[int, int, int], micro: int, year: int | None = None) -> int:
         """Microseconds since the epoch of a wall-clock time in :attr:`zone`; ValueError when it is no date.
@@ -64,8 +127,12 @@ class TimeContext:
         Without a year (RFC 3164), the latest year that puts it at most a day after now: a log read
         in January holds December's lines of last year, and Feb 29 belongs to the last leap year.
         """
+        reading = self.reading
+        reading.zoneless = True
         if year is None:
             year = self.year
+            if year is not None:
+                reading.years.add(year)
         if year is not None:
             return _micros(datetime(year, month, day, *hms, micro, tzinfo=self.zone))
         failure: ValueError | None = None
@@ -76,6 +143,7 @@ class TimeContext:
                 failure = exc
                 continue
             if value <= self.now + timedelta(days=1):
+                reading.years.add(candidate)
                 return _micros(value)
         raise failure or ValueError(f"no year puts {month:02d}-{day:02d} in the past")
 

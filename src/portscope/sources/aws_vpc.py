@@ -90,7 +90,7 @@ _CUSTOM_SHAPE = re.compile(
     rb"[2-9](?=.* (?:eni|vpc|subnet|i)-[0-9a-f]{8,17}(?: |$))(?=.* (?:ACCEPT|REJECT|OK|NODATA|SKIPDATA)(?: |$))"
     rb"(?: \S+){4,}"
 )
-_NO_FIELDS = "no header line names the fields (give the field list: the read option 'fields')"
+_NO_FIELDS = "no header line names the fields (give the field list: --vpc-fields, the read option 'fields')"
 _JSON_ROWS = 65536  # JSON records gathered before they become columns
 
 

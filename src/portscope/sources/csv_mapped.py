@@ -106,7 +106,10 @@ def _header(line: bytes, label: str, mapping: dict[str, str]) -> tuple[list[str]
 
     text = line.rstrip(b"\r").removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace")
     delimiter = max(",\t;", key=text.count)
-    names = [n.strip() for n in next(csv.reader(io.StringIO(text), delimiter=delimiter))]
+    try:
+        names = [n.strip() for n in next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))]
+    except (csv.Error, StopIteration) as exc:  # a stray CR or a quote left open: no header to map from
+        raise DataError(f"{label}: line 1: the header line cannot be read as CSV: {exc or 'it is empty'}") from exc
     absent = sorted(set(mapping.values()) - set(names))
     if absent:
         raise DataError(f"{label}: the header has no column {', '.join(map(repr, absent))}; it has: {', '.join(names)}")

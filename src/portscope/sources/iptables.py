@@ -59,7 +59,7 @@ def sniff(head: bytes, label: str) -> int:
 
 def read(stream: BinaryIO, context: ReadContext) -> Iterator[Any]:
     """Flow batches of every packet log in ``stream``, whichever envelope it comes in."""
-    times = TimeContext(context.options)
+    times = TimeContext(context.options, context.stats.dating)
     if not hasattr(stream, "peek"):
         stream = cast(BinaryIO, io.BufferedReader(cast(Any, stream)))
     head = cast(Any, stream).peek(4096)[:4096]

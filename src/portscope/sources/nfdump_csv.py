@@ -171,6 +171,9 @@ def _flows(text: dict[str, Any], lines: Any, zone: Any, ctx: ReadContext, split_
     in_range = pc.fill_null(pc.and_(pc.less_equal(icmp_type, 255), pc.less_equal(icmp_code, 255)), True)
     checks.check("bad value", "dp", field("dp"), pc.and_(icmp, pc.invert(in_range)))
     times = {name: _time(field(name), zone, checks, name) for name in ("ts", "te")}
+    if times["ts"].null_count < len(times["ts"]):  # wall-clock times without a zone: the report says in which
+        ctx.stats.dating.zoneless = True
+        ctx.stats.dating.timezone = str(zone) if zone else None
     duration, bad = as_float(field("td"))
     checks.check("bad value", "td", field("td"), bad)
     counts = {}

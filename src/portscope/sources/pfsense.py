@@ -93,7 +93,7 @@ def sniff(head: bytes, label: str) -> int:
 
 
 def read(stream: BinaryIO, context: ReadContext) -> Iterator[Any]:
-    times = TimeContext(context.options)
+    times = TimeContext(context.options, context.stats.dating)
     rows = Rows(NAME, context.label, context.batch_size)
     skipped = 0
     for number, raw in enumerate(stream, 1):

@@ -83,7 +83,7 @@ def sniff(head: bytes, label: str) -> int:
 
 def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
     """Rows for sshd's connection and authentication lines; other lines skipped, broken ones bad."""
-    times = TimeContext(ctx.options)
+    times = TimeContext(ctx.options, ctx.stats.dating)
     rows = Rows(NAME, ctx.label, ctx.batch_size)
     local: dict[int, tuple[str | None, int | None]] = {}  # sshd pid -> its connection's server address and port
     number = 0

@@ -148,7 +148,12 @@ def _xml_events(stream: Any, ctx: ReadContext) -> Iterator[tuple[int, _Event]]:
                     continue
                 if _local(element.tag) == "Event":
                     number += 1
-                    yield number, _from_xml(element)
+                    try:
+                        parsed = _from_xml(element)
+                    except ValueError as exc:  # a BadRecord (a damaged TimeCreated): this event only
+                        ctx.stats.reject(ctx.label, number, getattr(exc, "kind", "bad value"), str(exc))
+                    else:
+                        yield number, parsed
                     root.clear()
             if ending:
                 return

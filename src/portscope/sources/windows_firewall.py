@@ -53,7 +53,7 @@ def sniff(head: bytes, label: str) -> int:
 
 
 def read(stream: BinaryIO, context: ReadContext) -> Iterator[Any]:
-    times = TimeContext(context.options)
+    times = TimeContext(context.options, context.stats.dating)
     rows = Rows(NAME, context.label, context.batch_size)
     names = list(_DEFAULT_FIELDS)
     index = {name: i for i, name in enumerate(names)}

@@ -1,10 +1,11 @@
 """``explain`` for one pasted log line: both ports, whose each is, and why the line was most likely written.
 
 Most people arrive with a line, not a port. The line's format is detected as a file's would be
-(:func:`portscope.sources.detect`), it is read by that format's own reader into a one-row flow table,
-and that row goes through :func:`portscope.analyze.prepare_row.prepare_row`: the judgement
-``portscope analyze`` makes of port classes, client side and kind, for one row and without an
-engine, held to the engines' by a parity test. A pasted line and the analysis of the file it came
+(:func:`portscope.sources.detect`), it is read by that format's own reader into one row of the flow
+table (a dict, without pyarrow, where the reader can: ``READS_ROWS``), and that row goes through
+:func:`portscope.analyze.prepare_row.prepare_row`: the judgement ``portscope analyze`` makes of port
+classes, client side and kind, for one row and without an engine, held to the engines' by a parity
+test. A pasted line and the analysis of the file it came
 from therefore never disagree. Only the sentence saying why is written here.
 
 Formats whose data lines mean nothing without a header get the standard one when the line has its
@@ -25,11 +26,13 @@ from portscope.errors import DataError, UsageError
 from portscope.line_reasons import reason_for
 from portscope.ports.iana import registry
 from portscope.ports.ranges import EPHEMERAL_RANGES, client_range, iana_range
-from portscope.sources import ParseStats, ReadContext, detect, source
+from portscope.sources import SOURCE_NAMES, ParseStats, ReadContext, detect, source
 
 __all__ = ["LineExplanation", "LineSide", "explain_line"]
 
 LABEL = "<line>"
+# Every format one line of text can be: not a capture (its sniffer would also load numpy for nothing).
+LINE_FORMATS = tuple(name for name in SOURCE_NAMES if name != "pcap")
 
 # Zeek conn.log #fields by field count: Bro 2.x before local_resp, Bro 2.5+/Zeek, Zeek 6+ with ip_proto
 # (base/protocols/conn/main.zeek). Extra trailing fields (community_id, MAC logging) are named as such.
@@ -115,9 +118,8 @@ def explain_line(text: str, *, os: str | None = None) -> LineExplanation:
         raise UsageError("the log line is empty")
     low, high = _pool(os)
     name, data = _recognise(line)
-    table = _read(name, data)
-    row = _prepared(table, name, low, high)
-    raw = table.slice(0, 1).to_pylist()[0]
+    raw = _read(name, data)
+    row = _prepared(raw, name, low, high)
     return _explanation(line, name, row, raw, os or "any", (low, high))
 
 
@@ -145,7 +147,7 @@ def _recognise(line: str) -> tuple[str, bytes]:
         header = f"#Version: 1.5\n#Software: Microsoft Windows Firewall\n#Fields: {columns}\n"
         return "windows_firewall", header.encode() + data
     try:
-        return detect(data, LABEL), data
+        return detect(data, LABEL, among=LINE_FORMATS), data
     except DataError as exc:
         raise UsageError(
             "not a log line portscope recognises: no reader (iptables/UFW/nftables, pfSense filterlog, "
@@ -153,39 +155,47 @@ def _recognise(line: str) -> tuple[str, bytes]:
         ) from exc
 
 
-def _read(name: str, data: bytes) -> Any:
-    """The line through its format's reader, strictly: a bad record is an error naming what was wrong."""
-    import pyarrow as pa
+def _read(name: str, data: bytes) -> dict[str, Any]:
+    """The line through its format's reader, strictly (a bad record is an error naming what was wrong):
+    its first flow, as ``to_pylist()`` gives a flow table's row.
 
-    from portscope.flows import flow_schema
-
-    stats = ParseStats(strict=True)
+    Readers that can (``READS_ROWS``) give that row without pyarrow, whose import would be most of
+    the time a pasted line takes; the column-at-a-time readers (Zeek TSV, AWS VPC, nfdump, mapped CSV)
+    build their one-row table as they do a file's.
+    """
+    reader = source(name)
+    rows_only = bool(getattr(reader, "READS_ROWS", False))
+    context = ReadContext(LABEL, ParseStats(strict=True), as_rows=rows_only)
     try:
-        batches = list(source(name).read(io.BytesIO(data + b"\n"), ReadContext(LABEL, stats)))
+        produced = iter(reader.read(io.BytesIO(data + b"\n"), context))
+        first = next(produced, None)
+        row: dict[str, Any] | None
+        if rows_only or first is None:
+            row = first
+        else:
+            rest = [first, *produced]
+            row = next((batch.slice(0, 1).to_pylist()[0] for batch in rest if batch.num_rows), None)
     except DataError as exc:
         detail = str(exc).removeprefix(f"{LABEL}:").lstrip("0123456789: ")
         raise UsageError(f"a line in the {name} format, but not a valid one: {detail}") from exc
-    table = pa.Table.from_batches(batches, schema=flow_schema())
-    if table.num_rows == 0:
+    if row is None:
         raise UsageError(f"a line in the {name} format, but one that records no connection (no packet or flow in it)")
-    if name == "ssh_auth" and table["dst_addr"][0].as_py() is None:
+    if name == "ssh_auth" and row["dst_addr"] is None:
         # sshd names only the client ("from X port Y"); in a file the session's earlier lines give the
         # server. Alone, the server is the host that wrote the line, on sshd's default port 22.
-        host = table["observer"][0].as_py() or "the sshd host"
-        table = table.set_column(table.schema.get_field_index("dst_addr"), "dst_addr", pa.array([host], pa.string()))
-        if table["dst_port"][0].as_py() is None:
-            port = pa.array([22], table.schema.field("dst_port").type)
-            table = table.set_column(table.schema.get_field_index("dst_port"), "dst_port", port)
-    return table
+        row["dst_addr"] = row["observer"] or "the sshd host"
+        if row["dst_port"] is None:
+            row["dst_port"] = 22
+    return dict(row)
 
 
-def _prepared(table: Any, name: str, low: int, high: int) -> dict[str, Any]:
+def _prepared(raw: dict[str, Any], name: str, low: int, high: int) -> dict[str, Any]:
     """The row as ``portscope analyze`` prepares it: :func:`portscope.analyze.prepare_row.prepare_row`,
     the same judgement as the engines' (a parity test holds them together), without starting one."""
     from portscope.analyze.options import AnalyzeOptions
     from portscope.analyze.prepare_row import prepare_row
 
-    row = prepare_row(table.slice(0, 1).to_pylist()[0], AnalyzeOptions(ephemeral=(low, high)))
+    row = prepare_row(raw, AnalyzeOptions(ephemeral=(low, high)))
     if row is None:
         raise UsageError(f"a line in the {name} format that does not name both ends (source and destination)")
     return row

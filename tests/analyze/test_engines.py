@@ -92,7 +92,7 @@ def test_spark_reads_zeek_logs_itself_with_the_same_result() -> None:
                 flow["line"] = None
     ours, theirs = (_comparable(r) for r in reports)
     assert theirs["inputs"] == [
-        {"path": log, "format": "zeek_conn", "flows": 360, "bad_records": 0, "skipped_lines": 0}
+        {"path": log, "format": "zeek_conn", "flows": 360, "bad_records": 0, "skipped_lines": 0, "bad_examples": []}
     ]
     assert [f["kind"] for f in ours["findings"]] == ["horizontal_scan"]
     assert ours == theirs

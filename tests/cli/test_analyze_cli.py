@@ -149,7 +149,14 @@ def test_parquet_inputs_counted_and_globbed(tmp_path: Path, capsys: pytest.Captu
     report = json.loads(out)
     assert code == 0
     assert report["inputs"] == [
-        {"path": str(tmp_path / "*.parquet"), "format": "parquet", "flows": 300, "bad_records": 0, "skipped_lines": 0}
+        {
+            "path": str(tmp_path / "*.parquet"),
+            "format": "parquet",
+            "flows": 300,
+            "bad_records": 0,
+            "skipped_lines": 0,
+            "bad_examples": [],
+        }
     ]
     assert report["summary"]["flows"] == 300
 

@@ -21,7 +21,10 @@ def test_each_error_class_has_its_code() -> None:
         (["live", "--state", "bogus"], "portscope live: --state: unknown value BOGUS; valid ones are: ESTABLISHED"),
         (["live", "--role", "server"], "portscope live: --role: unknown value server; valid ones are: listen"),
         (["explain", "22", "--os", "plan9"], "portscope explain: --os: unknown OS 'plan9'"),
-        (["analyze", "/nonexistent/fw.log"], "portscope analyze: /nonexistent/fw.log: cannot read"),
+        (
+            ["analyze", "/nonexistent/fw.log"],
+            "portscope analyze: no input could be read: /nonexistent/fw.log: no such file",
+        ),
         (["analyze", "x.log", "--os", "plan9"], "portscope analyze: --os 'plan9': unknown OS"),
         (["convert", "x.log", "-o", "out.xml"], "portscope convert: cannot tell the output format of 'out.xml'"),
         (["convert", "x.log", "-o", "o.csv", "--map", "nope=A"], "portscope convert: --map 'nope=A': unknown flow"),

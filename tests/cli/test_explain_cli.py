@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
+
 from tests.conftest import REPO, run_portscope
 
 TOP_KEYS = {"schema", "registry_as_of", "os", "results", "errors"}
@@ -89,6 +91,60 @@ def test_startup_imports_nothing_heavy() -> None:
     assert not loaded & heavy, loaded & heavy
     assert not {m for m in loaded if m in ("csv", "hashlib", "difflib", "importlib.metadata")}, "slow stdlib imports"
     assert "portscope.explain" in loaded
+
+
+_LINES_READ_AS_ROWS = {
+    "ufw": "Nov 13 04:37:01 gw kernel: [UFW BLOCK] IN=eth0 OUT= MAC= SRC=203.0.113.7 DST=192.0.2.5 LEN=60 "
+    "TOS=0x00 PREC=0x00 TTL=52 ID=1 PROTO=TCP SPT=56744 DPT=22 WINDOW=64240 RES=0x00 SYN URGP=0",
+    "pfsense": "Sep 28 10:38:09 pfSense filterlog[123]: 53,,,1000000301,em0,match,block,in,4,0x0,,64,420,0,none,6,"
+    "tcp,460,198.51.100.2,192.0.2.15,53742,22,40,S,1234,,64240,,mss",
+    "sshd": "Mar 11 20:35:11 bastion sshd[4242]: Failed password for root from 203.0.113.9 port 56744 ssh2",
+    "suricata": '{"timestamp":"2024-01-01T00:00:00.000000+0000","event_type":"flow","src_ip":"192.0.2.1",'
+    '"src_port":56744,"dest_ip":"198.51.100.7","dest_port":443,"proto":"TCP","flow":{"pkts_toserver":3,'
+    '"pkts_toclient":2,"bytes_toserver":180,"bytes_toclient":120,"start":"2024-01-01T00:00:00.000000+0000",'
+    '"end":"2024-01-01T00:00:01.000000+0000","state":"established"}}',
+}
+
+
+@pytest.mark.parametrize("name", sorted(_LINES_READ_AS_ROWS))
+def test_a_pasted_line_imports_nothing_heavy(name: str) -> None:
+    """Case 16: a line whose reader gives one row (READS_ROWS) is judged without numpy or pyarrow,
+    whose import was most of explain's 2 s (and still is of the column-at-a-time formats')."""
+    code = (
+        "import sys, io, contextlib\n"
+        "from portscope.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    assert main(['explain', sys.argv[1]]) == 0\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
+    )
+    import subprocess
+
+    line = _LINES_READ_AS_ROWS[name]
+    done = subprocess.run([sys.executable, "-c", code, line], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stdout.split())
+    assert "portscope.explain_line" in loaded
+    assert not loaded & {"duckdb", "pyarrow", "pandas", "numpy", "ibis"}, loaded & {"pyarrow", "numpy"}
+
+
+def test_a_column_reader_line_keeps_pandas_out() -> None:
+    """A Zeek conn.log line is read by a reader that builds Arrow arrays: pyarrow is imported, pandas is not."""
+    pytest.importorskip("pandas", reason="pandas is not installed: nothing to keep out")
+    line = (
+        "1379288667.706265\tCoyZrY2g74UvMMgp4a\t192.0.2.10\t1032\t198.51.100.191\t80\ttcp\thttp\t0.447460\t601\t"
+        "38393\tRSTO\t-\t0\tShADadR\t22\t1489\t31\t39641\t(empty)"
+    )
+    code = (
+        "import sys, io, contextlib\n"
+        "from portscope.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['explain', sys.argv[1]]) == 0\n"
+        "print('pyarrow' in sys.modules, 'pandas' in sys.modules)\n"
+    )
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", code, line], capture_output=True, text=True, timeout=60, check=False)
+    assert done.stdout.split() == ["True", "False"], done.stdout + done.stderr
 
 
 def test_python_dash_m_and_console_script_agree() -> None:

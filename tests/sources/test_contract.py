@@ -6,12 +6,13 @@ here, so no format can be half-registered.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
 from portscope.errors import DataError
-from portscope.sources import SOURCE_NAMES, source
+from portscope.sources import SOURCE_NAMES, ParseStats, ReadContext, source
 from tests.sources._flowtest import read
 from tests.sources.test_sniffers import FIXTURES
 
@@ -75,3 +76,19 @@ def test_fixture_reads_into_the_flow_schema(owner: str, path: Path) -> None:
     assert table.num_rows == stats.good
     if table.num_rows == 0:
         assert stats.bad or stats.skipped, f"{path.name}: nothing read and nothing reported"
+
+
+_ROW_READERS = [(owner, path) for owner, path in FIXTURES if getattr(source(owner), "READS_ROWS", False)]
+
+
+@pytest.mark.parametrize(("owner", "path"), _ROW_READERS, ids=[f"{n}:{p.name}" for n, p in _ROW_READERS])
+def test_rows_without_pyarrow_are_the_batches_rows(owner: str, path: Path) -> None:
+    """A source that reads one row at a time (``READS_ROWS``, explain's pasted line) gives, row for row,
+    what its batches give, bad records and skipped lines included."""
+    data = path.read_bytes()
+    table, stats = read(owner, data, label=path.name)
+    row_stats = ParseStats()
+    rows = list(source(owner).read(io.BytesIO(data), ReadContext(path.name, row_stats, as_rows=True)))
+    assert rows == table.to_pylist()
+    assert (row_stats.good, row_stats.bad, row_stats.skipped) == (stats.good, stats.bad, stats.skipped)
+    assert row_stats.examples == stats.examples

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from portscope.flows import flow_schema
-from portscope.sources import ParseStats
+from portscope.sources import ParseStats, ReadContext
 from portscope.sources._records import BadRecord, Kind, Rows
 
 
@@ -23,7 +23,7 @@ def test_rows_stream_batches_with_nulls_for_missing_columns() -> None:
     when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
     tcp = {"start": when, "protocol": "tcp", "ip_proto": 6, "src_addr": "192.0.2.1", "src_port": 56744}
     icmp = {"protocol": "icmp", "ip_proto": 1, "src_addr": "192.0.2.1", "icmp_type": 8, "icmp_code": 0}
-    rows = Rows("test", "in.log", 2)
+    rows = Rows("test", ReadContext("in.log", ParseStats(), 2))
     (batch,) = [batch for number, row in enumerate((tcp, icmp), 7) for batch in rows.add(row, number)]
     assert batch.schema == flow_schema()
     first, second = batch.to_pylist()
@@ -39,7 +39,7 @@ def test_rows_batches_are_full_but_never_larger_than_size(size: int) -> None:
     a column first named late is null in the rows before it."""
     values: list[dict[str, Any]] = [{"src_port": n} for n in range(1, 9001)]
     values[-1]["dst_port"] = 22
-    batches = _collect(Rows("test", "in.log", size), values)
+    batches = _collect(Rows("test", ReadContext("in.log", ParseStats(), size)), values)
     assert [b.num_rows for b in batches[:-1]] == [size] * (len(batches) - 1)
     assert 0 < batches[-1].num_rows <= size
     table = pa.Table.from_batches(batches)

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             from portscope._pyarrow_alone import pyarrow_without_pandas
             from portscope.explain_line import explain_line
 
-            pyarrow_without_pandas()  # the line's reader builds Arrow arrays: pandas never needed here
+            pyarrow_without_pandas(when_imported=True)  # if the line's reader builds Arrow arrays: no pandas
 
             try:
                 results.append((argument, explain_line(argument, os=args.os_name)))

@@ -4,6 +4,8 @@ A source is a module with ``NAME``, ``DESCRIPTION``, ``sniff(head, label) -> int
 0-100, that a file starting with ``head`` is its format: content decides, never the file name) and
 ``read(stream, context) -> Iterator[pyarrow.RecordBatch]`` in the flow schema
 (:mod:`portscope.flows`). Adding a format is one module here and one line in :data:`SOURCE_NAMES`.
+A source whose ``READS_ROWS`` is true also reads without pyarrow when ``ReadContext.as_rows`` asks:
+it then yields one dict per flow (:func:`portscope.flows.row_values`), for a single pasted line.
 
 Bad records never stop a run: :class:`ParseStats` counts them by kind and keeps the first few as
 ``file:line: what was wrong``; with ``strict`` the first bad record raises DataError instead. A
@@ -109,6 +111,9 @@ class ReadContext:
     stats: ParseStats
     batch_size: int = 65536
     options: Mapping[str, Any] = field(default_factory=dict)
+    # Yield one dict per flow (:func:`portscope.flows.row_values`) instead of batches, without importing
+    # pyarrow; only sources whose ``READS_ROWS`` is true honour it (explain's one pasted line).
+    as_rows: bool = False
 
 
 def source(name: str) -> ModuleType:
@@ -118,10 +123,10 @@ def source(name: str) -> ModuleType:
     return importlib.import_module(f"portscope.sources.{name}")
 
 
-def detect(head: bytes, label: str) -> str:
-    """The name of the format ``head`` most likely is; DataError when no source recognises it."""
+def detect(head: bytes, label: str, among: tuple[str, ...] = SOURCE_NAMES) -> str:
+    """The name of the format ``head`` most likely is, of those ``among``; DataError when none recognises it."""
     best, best_score = "", 0
-    for name in SOURCE_NAMES:
+    for name in among:
         score = int(source(name).sniff(head, label))
         if score > best_score:
             best, best_score = name, score

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from portscope.flows import batch_from_columns
-from portscope.sources._kernel_log import _NAMES_BY_NUMBER, Packet, action_of, direction_of
+from portscope.sources._kernel_log import _NAMES_BY_NUMBER, Packet, action_of, packet_values
 
 __all__ = ["fast_batch", "rows_batch"]
 
@@ -127,30 +127,8 @@ def rows_batch(rows: list[tuple[int, int | None, str | None, Packet]], label: st
     """The flow batch of the reference parser's rows: (line number, start µs, observer, packet) each."""
     import pyarrow as pa
 
-    n = len(rows)
-    packets = [row[3] for row in rows]
-    values: dict[str, Any] = {
-        "start": pa.array([row[1] for row in rows], type=pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-        "observer": [row[2] for row in rows],
-        "source_format": ["iptables"] * n,
-        "evidence_file": [label] * n,
-        "evidence_line": [row[0] for row in rows],
-        "packets_out": [1] * n,
-        "bytes_out": [p.length for p in packets],
-        "action": [action_of(p.rule) for p in packets],
-        "direction": [direction_of(p.in_interface, p.out_interface) for p in packets],
-        "initiator": [_initiator(p) for p in packets],
-    }
-    for name in ("protocol", "ip_proto", "src_addr", "src_port", "dst_addr", "dst_port", "icmp_type", "icmp_code",
-                 "tcp_flags", "in_interface", "out_interface", "rule", "user"):  # fmt: skip
-        values[name] = [getattr(p, name) for p in packets]
-    return batch_from_columns(values, n)
-
-
-def _initiator(packet: Packet) -> str | None:
-    """observed only for a TCP SYN without ACK: the packet is src's attempt to open a connection."""
-    if packet.protocol == "tcp" and packet.tcp_flags is not None:
-        words = packet.tcp_flags.split()
-        if "SYN" in words and "ACK" not in words:
-            return "observed"
-    return None
+    values = [packet_values(*row) for row in rows]
+    columns: dict[str, Any] = {name: [row[name] for row in values] for name in values[0]} if values else {}
+    columns["start"] = pa.array(columns.get("start", []), type=pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    columns["evidence_file"] = [label] * len(rows)
+    return batch_from_columns(columns, len(rows))

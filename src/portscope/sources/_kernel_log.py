@@ -26,7 +26,7 @@ nftables' ``log`` statement and so for UFW, firewalld and Shorewall, which use t
 from __future__ import annotations
 
 import ipaddress
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from portscope.sources._ip_protocols import PROTOCOL_NAMES
 from portscope.sources._records import BadRecord
@@ -35,7 +35,9 @@ __all__ = [
     "Packet",
     "action_of",
     "direction_of",
+    "initiator_of",
     "looks_like_packet_log",
+    "packet_values",
     "parse_packet",
     "protocol_of",
 ]
@@ -121,6 +123,36 @@ def direction_of(in_interface: str | None, out_interface: str | None) -> str | N
     if out_interface:
         return "outbound"
     return None
+
+
+def initiator_of(packet: Packet) -> str | None:
+    """observed only for a TCP SYN without ACK: the packet is src's attempt to open a connection."""
+    if packet.protocol == "tcp" and packet.tcp_flags is not None:
+        words = packet.tcp_flags.split()
+        if "SYN" in words and "ACK" not in words:
+            return "observed"
+    return None
+
+
+_PACKET_FIELDS = ("protocol", "ip_proto", "src_addr", "src_port", "dst_addr", "dst_port", "icmp_type", "icmp_code",
+                  "tcp_flags", "in_interface", "out_interface", "rule", "user")  # fmt: skip
+
+
+def packet_values(line: int, start: int | None, observer: str | None, packet: Packet) -> dict[str, Any]:
+    """The flow-table values of one logged packet (the reference parser's row): ``start`` in µs."""
+    values: dict[str, Any] = {name: getattr(packet, name) for name in _PACKET_FIELDS}
+    values.update(
+        start=start,
+        observer=observer,
+        source_format="iptables",
+        evidence_line=line,
+        packets_out=1,
+        bytes_out=packet.length,
+        action=action_of(packet.rule),
+        direction=direction_of(packet.in_interface, packet.out_interface),
+        initiator=initiator_of(packet),
+    )
+    return values
 
 
 def _show(raw: bytes) -> str:

@@ -26,9 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import repeat
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from portscope.flows import batch_from_columns
+from portscope.flows import batch_from_columns, row_values
+
+if TYPE_CHECKING:
+    from portscope.sources import ReadContext
 
 __all__ = ["BadRecord", "Kind", "Rows", "constant", "flow_batch"]
 
@@ -77,16 +80,19 @@ _CHUNK = 4096  # rows held as dicts before they become columns
 
 
 class Rows:
-    """Flow rows added one at a time as dicts of the columns they fill, handed out as batches of ``size`` rows.
+    """Flow rows added one at a time as dicts of the columns they fill, handed out as batches of
+    ``context.batch_size`` rows; or, under ``context.as_rows``, each as it comes, as the dict
+    :func:`portscope.flows.row_values` makes of it (no pyarrow: explain's one line).
 
     Columns a row does not name are null; ``source_format`` and ``evidence_file`` are ``name`` and
-    ``label`` for every row.
+    the context's label for every row.
     """
 
-    def __init__(self, name: str, label: str, size: int) -> None:
+    def __init__(self, name: str, context: ReadContext) -> None:
         self.name = name
-        self.label = label
-        self.size = max(size, 1)
+        self.label = context.label
+        self.size = max(context.batch_size, 1)
+        self.as_rows = context.as_rows
         self._pending: list[dict[str, Any]] = []
         self._columns: dict[str, list[Any]] = {}
         self._rows = 0  # rows already in _columns
@@ -95,6 +101,10 @@ class Rows:
     def add(self, row: dict[str, Any], line: int) -> Iterator[Any]:
         """Take one row (kept, not copied) and the line it came from; yields a batch when ``size`` rows wait."""
         row["evidence_line"] = line
+        if self.as_rows:
+            row["source_format"], row["evidence_file"] = self.name, self.label
+            yield row_values(row)
+            return
         pending = self._pending
         pending.append(row)
         if len(pending) >= self._due:

@@ -26,17 +26,15 @@ import io
 from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
 
-import numpy as np
-
+from portscope.flows import row_values
 from portscope.sources import ParseStats, ReadContext
-from portscope.sources._kernel_batch import fast_batch, rows_batch
-from portscope.sources._kernel_fast import PAD, parse_block
-from portscope.sources._kernel_log import Packet, looks_like_packet_log, parse_packet
+from portscope.sources._kernel_log import Packet, looks_like_packet_log, packet_values, parse_packet
 from portscope.sources._records import BadRecord
 from portscope.sources._syslog import TimeContext, parse_envelope, strip_printk_time
 
 __all__ = ["DESCRIPTION", "NAME", "read", "sniff"]
 
+READS_ROWS = True  # honours ReadContext.as_rows: the reference parser, line by line, no numpy or pyarrow
 NAME = "iptables"
 DESCRIPTION = "Linux kernel packet LOG lines (iptables, ip6tables, UFW, nftables) from syslog, journalctl or dmesg"
 
@@ -70,8 +68,21 @@ def read(stream: BinaryIO, context: ReadContext) -> Iterator[Any]:
         b"=" in start.split(b"\n", 1)[0] and b"\nMESSAGE" in head and b"__REALTIME" in head
     ):
         yield from _read_journal_export(stream, context, times)
+    elif context.as_rows:
+        yield from _text_rows(stream, context, times)
     else:
         yield from _read_text(stream, context, times)
+
+
+def _text_rows(stream: BinaryIO, context: ReadContext, times: TimeContext) -> Iterator[Any]:
+    """Text lines as row dicts, by the reference parser alone (the fast path is for blocks of many)."""
+    for number, line in enumerate(stream, 1):
+        row = _parse_line(line.rstrip(b"\n"), number, context, times)
+        if row is None:
+            context.stats.count_skipped(1)
+        elif isinstance(row, tuple):
+            context.stats.good += 1
+            yield row_values({**packet_values(*row), "evidence_file": context.label})
 
 
 def _blocks(stream: BinaryIO) -> Iterator[tuple[bytes, int]]:
@@ -134,7 +145,11 @@ def _deliver(result: tuple[list[Any], _Recorder], context: ReadContext) -> Itera
 
 def _parse_text_block(data: bytes, line_base: int, label: str, times: TimeContext) -> tuple[list[Any], _Recorder]:
     """One block of whole lines: (its batches, the bad records and skipped lines met)."""
+    import numpy as np
     import pyarrow as pa
+
+    from portscope.sources._kernel_batch import fast_batch, rows_batch
+    from portscope.sources._kernel_fast import PAD, parse_block
 
     recorder = _Recorder()
     context = ReadContext(label, recorder)
@@ -168,6 +183,7 @@ def _parse_text_block(data: bytes, line_base: int, label: str, times: TimeContex
 
 
 def _in_line_order(batches: list[Any], context: ReadContext) -> Iterator[Any]:
+    import numpy as np
     import pyarrow as pa
 
     good = sum(batch.num_rows for batch in batches)
@@ -242,14 +258,23 @@ def _journal_rows(
         row = _packet_row(strip_printk_time(message), number, micros, hostname, context)
         if row is None:
             skipped += 1
+        elif isinstance(row, tuple) and context.as_rows:
+            context.stats.good += 1
+            yield row_values({**packet_values(*row), "evidence_file": context.label})
         elif isinstance(row, tuple):
             rows.append(row)
         if len(rows) >= context.batch_size:
-            yield from _in_line_order([rows_batch(rows, context.label)], context)
+            yield from _in_line_order([_rows_batch(rows, context.label)], context)
             rows = []
     context.stats.count_skipped(skipped)
     if rows:
-        yield from _in_line_order([rows_batch(rows, context.label)], context)
+        yield from _in_line_order([_rows_batch(rows, context.label)], context)
+
+
+def _rows_batch(rows: list[_Row], label: str) -> Any:
+    from portscope.sources._kernel_batch import rows_batch
+
+    return rows_batch(rows, label)
 
 
 def _read_journal_json(stream: BinaryIO, context: ReadContext, times: TimeContext) -> Iterator[Any]:

@@ -31,6 +31,7 @@ from portscope.sources._tabular import (
     protocol,
 )
 
+READS_ROWS = True  # honours ReadContext.as_rows (through Rows)
 NAME = "masscan"
 DESCRIPTION = "masscan -oJ (JSON) and -oL (list) scan results"
 
@@ -53,7 +54,7 @@ def sniff(head: bytes, label: str) -> int:
 
 def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
     """Rows from -oJ or -oL output, told apart by the first byte that is not blank."""
-    rows = Rows(NAME, ctx.label, ctx.batch_size)
+    rows = Rows(NAME, ctx)
     first, replay = first_byte(stream)
     if first == b"[":
         yield from _json(replay, rows, ctx)

@@ -44,7 +44,7 @@ def sniff(head: bytes, label: str) -> int:
 
 def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
     """Rows of every listed port of every host, streamed; malformed or cut XML ends with one bad record."""
-    rows = Rows(NAME, ctx.label, ctx.batch_size)
+    rows = Rows(NAME, ctx)
     parser: Any = ElementTree.XMLPullParser(events=("start", "end"))
     state = _Scan()
     tail = b""

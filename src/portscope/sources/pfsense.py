@@ -40,6 +40,7 @@ from portscope.sources._syslog import TimeContext, parse_envelope
 
 __all__ = ["DESCRIPTION", "NAME", "read", "sniff"]
 
+READS_ROWS = True  # honours ReadContext.as_rows (through Rows)
 NAME = "pfsense"
 DESCRIPTION = "pfSense / OPNsense filterlog lines (pf's packet log as CSV in syslog)"
 
@@ -94,7 +95,7 @@ def sniff(head: bytes, label: str) -> int:
 
 def read(stream: BinaryIO, context: ReadContext) -> Iterator[Any]:
     times = TimeContext(context.options, context.stats.dating)
-    rows = Rows(NAME, context.label, context.batch_size)
+    rows = Rows(NAME, context)
     skipped = 0
     for number, raw in enumerate(stream, 1):
         line = raw.rstrip(b"\r\n")

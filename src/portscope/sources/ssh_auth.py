@@ -38,6 +38,7 @@ from portscope.sources._records import BadRecord, Rows
 from portscope.sources._syslog import TimeContext, parse_envelope
 from portscope.sources._tabular import line_chunks, parse_port, valid_ip
 
+READS_ROWS = True  # honours ReadContext.as_rows (through Rows)
 NAME = "ssh_auth"
 DESCRIPTION = "OpenSSH sshd auth log lines (Accepted/Failed/Invalid user/Connection from ...)"
 
@@ -84,7 +85,7 @@ def sniff(head: bytes, label: str) -> int:
 def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
     """Rows for sshd's connection and authentication lines; other lines skipped, broken ones bad."""
     times = TimeContext(ctx.options, ctx.stats.dating)
-    rows = Rows(NAME, ctx.label, ctx.batch_size)
+    rows = Rows(NAME, ctx)
     local: dict[int, tuple[str | None, int | None]] = {}  # sshd pid -> its connection's server address and port
     number = 0
     skipped = 0

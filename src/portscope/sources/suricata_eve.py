@@ -34,6 +34,7 @@ from portscope.sources import ReadContext
 from portscope.sources._records import BadRecord, Rows
 from portscope.sources._tabular import address, count, iso_micros, json_lines, port, protocol, tcp_flag_names
 
+READS_ROWS = True  # honours ReadContext.as_rows (through Rows)
 NAME = "suricata_eve"
 DESCRIPTION = "Suricata eve.json flow, netflow and alert events"
 
@@ -67,7 +68,7 @@ def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
     """Flows from eve.json lines; bad lines counted with their number, other event types skipped."""
     header = ctx.options.get("link_header_bytes")
     link = int(header) if header is not None else None
-    rows = Rows(NAME, ctx.label, ctx.batch_size)
+    rows = Rows(NAME, ctx)
     skipped = 0
     for line, event in json_lines(stream, ctx.stats, ctx.label):
         kind = event.get("event_type")

@@ -49,6 +49,7 @@ from portscope.sources._tabular import (
     protocol,
 )
 
+READS_ROWS = True  # honours ReadContext.as_rows (through Rows)
 NAME = "windows_events"
 DESCRIPTION = "Sysmon event 3 and Windows Security 5156/5157 connection events, XML or JSON"
 
@@ -82,7 +83,7 @@ def sniff(head: bytes, label: str) -> int:
 
 def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
     """Rows for the connection events of an XML or JSON export; other events skipped and counted."""
-    rows = Rows(NAME, ctx.label, ctx.batch_size)
+    rows = Rows(NAME, ctx)
     first, replay = first_byte(stream)
     if first not in (b"", b"<", b"{", b"["):
         ctx.stats.reject(ctx.label, 1, "not an event export", f"starts with {first!r}, not XML or JSON")

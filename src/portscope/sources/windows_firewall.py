@@ -31,6 +31,7 @@ from portscope.sources._syslog import TimeContext
 
 __all__ = ["DESCRIPTION", "NAME", "read", "sniff"]
 
+READS_ROWS = True  # honours ReadContext.as_rows (through Rows)
 NAME = "windows_firewall"
 DESCRIPTION = "Windows Firewall pfirewall.log (W3C extended log format)"
 
@@ -54,7 +55,7 @@ def sniff(head: bytes, label: str) -> int:
 
 def read(stream: BinaryIO, context: ReadContext) -> Iterator[Any]:
     times = TimeContext(context.options, context.stats.dating)
-    rows = Rows(NAME, context.label, context.batch_size)
+    rows = Rows(NAME, context)
     names = list(_DEFAULT_FIELDS)
     index = {name: i for i, name in enumerate(names)}
     skipped = 0

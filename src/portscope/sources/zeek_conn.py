@@ -34,12 +34,14 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future
-from typing import Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from portscope.sources import ReadContext
 from portscope.sources._tabular import is_ip, line_chunks, line_numbers, slices
 from portscope.sources._zeek_fields import KINDS, MAX_SECONDS, arrow_types, json_value, text_value, to_flows
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 NAME = "zeek_conn"
 DESCRIPTION = "Zeek conn.log, TSV (with #fields/#types headers) or JSON lines"

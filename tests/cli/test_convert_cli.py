@@ -56,7 +56,7 @@ def test_malformed_records_are_counted_and_strict_fails(tmp_path: Path) -> None:
     out = tmp_path / "o.csv"
     done = run_portscope("convert", str(bad), "-o", str(out))
     assert done.returncode == 0
-    assert "malformed records skipped" in done.stderr and f"{bad}:{len(lines) + 1}:" in done.stderr
+    assert "1 malformed record skipped" in done.stderr and f"{bad}:{len(lines) + 1}:" in done.stderr
     strict = run_portscope("convert", str(bad), "-o", str(out), "--strict")
     assert strict.returncode == 2 and "Traceback" not in strict.stderr
     assert f"{bad}:{len(lines) + 1}" in strict.stderr

@@ -105,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
                 )
             if args.strict and (stats.bad or stats.skipped):
                 raise DataError(
-                    f"--strict: {stats.bad} malformed records and {stats.skipped} lines that are no record; "
+                    f"--strict: {count(stats.bad, 'malformed record')} and "
+                    f"{count(stats.skipped, 'line')} that are no record; "
                     "nothing written"
                 )
             writer.close()
@@ -144,7 +145,7 @@ def _report(args: argparse.Namespace, stats: Any, failure: PortscopeError | None
         )
     if stats.bad:
         kinds = ", ".join(f"{kind} {n}" for kind, n in stats.kinds.most_common())
-        print(f"portscope convert: {stats.bad} malformed records skipped ({kinds}); the first:", file=sys.stderr)
+        print(f"portscope convert: {count(stats.bad, 'malformed record')} skipped ({kinds}); the first:", file=sys.stderr)
         for example in stats.examples:
             print(f"  {for_terminal(example)}", file=sys.stderr)
     if failure is not None:

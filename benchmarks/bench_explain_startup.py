@@ -3,8 +3,8 @@
 
 Goal (issue 2): the median whole-process time under 3x that of ``python3 -c pass``, with no heavy
 library imported. Goal (issue 11): ``explain '<log line>'`` within 3x of ``explain PORT`` (column
-``x port``): a UFW line and a pfSense line (read as one row, no pyarrow) and a Zeek conn.log line (its
-reader is column-at-a-time, so pyarrow is imported). Runs alternate between the commands so that
+``x port``): UFW, pfSense, Zeek conn.log and AWS VPC lines (read as one row, no pyarrow) and an nfdump
+CSV line (its reader is column-at-a-time, so pyarrow is imported). Runs alternate between the commands so that
 machine noise hits all alike. ``--before SRC`` also times another checkout's ``src`` (the commit
 before a change) in the same run.
 """
@@ -31,6 +31,14 @@ LINES = {
     "pfsense": (
         "Sep 28 10:38:09 pfSense filterlog[123]: 53,,,1000000301,em0,match,block,in,4,0x0,,64,420,0,none,6,tcp,"
         "460,198.51.100.2,192.0.2.15,53742,22,40,S,1234,,64240,,mss"
+    ),
+    "aws-vpc": "2 123456789010 eni-1235b8ca123456789 192.0.2.139 198.51.100.21 20641 22 6 20 4249 1418530010 "
+    "1418530070 ACCEPT OK",
+    "nfdump": (
+        "2023-02-28 09:46:01,2023-02-28 09:46:12,11.264,192.0.2.56,198.51.100.213,17000,17000,UDP,........,0,184,2,"
+        "220,0,0,995,841,4294967295,4294967295,0,0,0,255,192.0.2.46,0.0.0.0,0,0,00:00:00:00:00:00,"
+        "00:00:00:00:00:00,00:00:00:00:00:00,00:00:00:00:00:00,69-5-0,24305-5-1,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,"
+        "0-0-0,0-0-0,0-0-0,    0.000,    0.000,    0.000,127.0.0.1,0/0,1,2026-11-23 19:10:31.771"
     ),
     "zeek": (
         "1379288667.706265\tCoyZrY2g74UvMMgp4a\t192.0.2.10\t1032\t198.51.100.191\t80\ttcp\thttp\t0.447460\t601\t"

@@ -160,7 +160,7 @@ def _read(name: str, data: bytes) -> dict[str, Any]:
     its first flow, as ``to_pylist()`` gives a flow table's row.
 
     Readers that can (``READS_ROWS``) give that row without pyarrow, whose import would be most of
-    the time a pasted line takes; the column-at-a-time readers (Zeek TSV, AWS VPC, nfdump, mapped CSV)
+    the time a pasted line takes; the column-at-a-time readers (nfdump CSV, mapped CSV)
     build their one-row table as they do a file's.
     """
     reader = source(name)

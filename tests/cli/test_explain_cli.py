@@ -103,13 +103,17 @@ _LINES_READ_AS_ROWS = {
     '"src_port":56744,"dest_ip":"198.51.100.7","dest_port":443,"proto":"TCP","flow":{"pkts_toserver":3,'
     '"pkts_toclient":2,"bytes_toserver":180,"bytes_toclient":120,"start":"2024-01-01T00:00:00.000000+0000",'
     '"end":"2024-01-01T00:00:01.000000+0000","state":"established"}}',
+    "zeek": "1379288667.706265\tCoyZrY2g74UvMMgp4a\t192.0.2.10\t1032\t198.51.100.191\t80\ttcp\thttp\t0.447460\t601\t"
+    "38393\tRSTO\t-\t0\tShADadR\t22\t1489\t31\t39641\t(empty)",
+    "aws-vpc": "2 123456789010 eni-1235b8ca123456789 192.0.2.139 198.51.100.21 20641 22 6 20 4249 1418530010 "
+    "1418530070 ACCEPT OK",
 }
 
 
 @pytest.mark.parametrize("name", sorted(_LINES_READ_AS_ROWS))
 def test_a_pasted_line_imports_nothing_heavy(name: str) -> None:
     """Case 16: a line whose reader gives one row (READS_ROWS) is judged without numpy or pyarrow,
-    whose import was most of explain's 2 s (and still is of the column-at-a-time formats')."""
+    whose import was most of explain's 2 s (and still is of the column-at-a-time formats': nfdump, mapped CSV)."""
     code = (
         "import sys, io, contextlib\n"
         "from portscope.cli import main\n"
@@ -128,12 +132,9 @@ def test_a_pasted_line_imports_nothing_heavy(name: str) -> None:
 
 
 def test_a_column_reader_line_keeps_pandas_out() -> None:
-    """A Zeek conn.log line is read by a reader that builds Arrow arrays: pyarrow is imported, pandas is not."""
+    """An nfdump CSV line is read by a reader that builds Arrow arrays: pyarrow is imported, pandas is not."""
     pytest.importorskip("pandas", reason="pandas is not installed: nothing to keep out")
-    line = (
-        "1379288667.706265\tCoyZrY2g74UvMMgp4a\t192.0.2.10\t1032\t198.51.100.191\t80\ttcp\thttp\t0.447460\t601\t"
-        "38393\tRSTO\t-\t0\tShADadR\t22\t1489\t31\t39641\t(empty)"
-    )
+    line = (REPO / "tests/data/nfdump_csv/ipfix-100-cisco.csv").read_text().splitlines()[1]
     code = (
         "import sys, io, contextlib\n"
         "from portscope.cli import main\n"

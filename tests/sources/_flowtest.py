@@ -39,6 +39,22 @@ def read(
     return table, stats
 
 
+def read_both_ways(
+    name: str, data: bytes, *, label: str = "t.log", strict: bool = False, options: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], ParseStats]:
+    """The rows and stats of ``data`` read as batches, after checking that row mode (``READS_ROWS``,
+    explain's pasted line, no pyarrow) gives the same rows, counts and first bad records."""
+    table, stats = read(name, data, label=label, strict=strict, options=options)
+    row_stats = ParseStats(strict=strict)
+    context = ReadContext(label, row_stats, options=options or {}, as_rows=True)
+    got = list(source(name).read(io.BytesIO(data), context))
+    assert got == table.to_pylist()
+    assert (row_stats.good, row_stats.bad, row_stats.skipped, row_stats.kinds, row_stats.examples) == (
+        stats.good, stats.bad, stats.skipped, stats.kinds, stats.examples,
+    )  # fmt: skip
+    return got, stats
+
+
 def rows(table: pa.Table) -> list[dict[str, Any]]:
     """The table's rows as dicts, only the columns that hold a value somewhere (for readable asserts)."""
     keep = [c for c in table.column_names if table.column(c).null_count < table.num_rows]

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from portscope.errors import DataError, UsageError
 from portscope.sources import _tabular, aws_vpc, detect
-from tests.sources._flowtest import fixture, fuzz_once, mutations, read
+from tests.sources._flowtest import fixture, fuzz_once, mutations, read, read_both_ways
 
 
 def test_default_format_with_header() -> None:
@@ -269,3 +269,52 @@ def test_fuzz_json(cut: int, noise: bytes) -> None:
     for name in ("firehose-cloudwatch-subscription.json", "json-records-v5.jsonl"):
         data = fixture("aws_vpc", name)
         fuzz_once("aws_vpc", data[: cut % len(data)] + noise + data[cut % len(data) :])
+
+
+def _both_ways(data: bytes, options: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], Any]:
+    return read_both_ways("aws_vpc", data, options=options)
+
+
+def test_rows_are_the_batches_rows_for_odd_records() -> None:
+    """Row mode (explain's pasted line, no pyarrow) keeps, skips and rejects what the batches do, value for
+    value: bad address, port, protocol, time, action and status, unset fields, ICMP, IPv6 written long, NODATA;
+    text with and without a header, a field list, and JSON records."""
+    header, good = fixture("aws_vpc", "default-v2.log").splitlines()[:2]
+    odd = [
+        good.replace(b"172.31.16.21", b"172.31.16"),
+        good.replace(b" 22 6 ", b" 70000 6 "),
+        good.replace(b" 22 6 ", b" 22 256 "),
+        good.replace(b"1418530070", b"100000000001"),
+        good.replace(b"ACCEPT", b"MAYBE"),
+        good.replace(b" OK", b" FINE"),
+        b"2 123456789010 eni-1 - - - - - - - - - - OK",
+        good.replace(b" 20641 22 6 ", b" 0 0 1 "),
+        good.replace(b"172.31.16.139 172.31.16.21", b"2001:DB8:0:0:0:0:0:1 ::FFFF:10.0.0.1"),
+        b"2 123456789010 eni-1 - - - - - - - 1431280876 1431280934 - NODATA",
+        good.rsplit(b" ", 3)[0],
+        good.replace(b"eni-", b"eni-\xff"),
+        b"  ",
+        good,
+    ]
+    rows, stats = _both_ways(b"\n".join([header, good, *odd]))
+    assert (stats.good, stats.skipped, stats.bad) == (5, 1, 8)
+    assert [(r["protocol"], r["src_port"]) for r in rows[1:4]] == [(None, None), ("icmp", None), ("tcp", 20641)]
+    assert (rows[3]["src_addr"], rows[3]["dst_addr"]) == ("2001:db8::1", "10.0.0.1")
+    assert rows[1]["start"] is None and rows[1]["observer"] == "eni-1"
+    _both_ways(b"\n".join([good, *odd]))  # no header: the default format
+    _both_ways(b"\n".join(odd), options={"fields": V3_FIELDS})  # a field list these lines do not fit
+    _both_ways(V3 + b"\n".join(odd[:3]))
+    json_records = [
+        {"version": 2, "srcaddr": "10.0.0.1", "dstaddr": "10.0.0.2", "srcport": 1, "dstport": 2, "protocol": 6},
+        {"srcaddr": "10.0.0.1", "dstaddr": "10.0.0.2", "srcport": "http", "protocol": 6},
+        {"srcaddr": "10.0.0.1", "dstaddr": "10.0.0.2", "srcport": True, "protocol": 6.0, "tcp_flags": 2},
+        {"srcaddr": "2001:DB8::1", "dst-addr": "x", "dstaddr": None, "log-status": "NODATA"},
+        {"message": good.decode()},
+        {"message": "2 3 4"},
+        {"messageType": "DATA_MESSAGE", "logEvents": [{"message": odd[0].decode()}, {"message": "2 3 4"}, {"id": 1}]},
+    ]
+    data = b"".join(json.dumps(record).encode() + b"\n" for record in json_records) + b'{"cut": \n'
+    rows, stats = _both_ways(data)
+    assert (stats.good, stats.skipped, stats.bad) == (2, 1, 7)
+    _, stats = _both_ways(json.dumps(json_records[-1]).encode())  # one line: its split faults come first
+    assert [e.split(": ")[1] for e in stats.examples] == ["malformed line", "malformed line", "bad address"]

@@ -6,14 +6,15 @@ here, so no format can be half-registered.
 
 from __future__ import annotations
 
-import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from portscope.errors import DataError
-from portscope.sources import SOURCE_NAMES, ParseStats, ReadContext, source
-from tests.sources._flowtest import read
+from portscope.sources import SOURCE_NAMES, source
+from tests.sources._flowtest import read, read_both_ways
 from tests.sources.test_sniffers import FIXTURES
 
 # csv_mapped reads nothing without a mapping: the one its generic tests use, and each fixture's own.
@@ -85,10 +86,26 @@ _ROW_READERS = [(owner, path) for owner, path in FIXTURES if getattr(source(owne
 def test_rows_without_pyarrow_are_the_batches_rows(owner: str, path: Path) -> None:
     """A source that reads one row at a time (``READS_ROWS``, explain's pasted line) gives, row for row,
     what its batches give, bad records and skipped lines included."""
-    data = path.read_bytes()
-    table, stats = read(owner, data, label=path.name)
-    row_stats = ParseStats()
-    rows = list(source(owner).read(io.BytesIO(data), ReadContext(path.name, row_stats, as_rows=True)))
-    assert rows == table.to_pylist()
-    assert (row_stats.good, row_stats.bad, row_stats.skipped) == (stats.good, stats.bad, stats.skipped)
-    assert row_stats.examples == stats.examples
+    read_both_ways(owner, path.read_bytes(), label=path.name)
+
+
+_ROW_SOURCES = sorted({owner for owner, _ in _ROW_READERS})
+
+
+@pytest.mark.parametrize("name", _ROW_SOURCES)
+def test_rows_import_neither_pyarrow_nor_numpy(name: str) -> None:
+    """Reading as rows (explain's one pasted line) imports neither: their import is most of explain's time.
+    Every fixture of the source is read, in a fresh interpreter."""
+    paths = [str(path) for owner, path in _ROW_READERS if owner == name]
+    script = (
+        "import io, sys\n"
+        "from portscope.sources import ParseStats, ReadContext, source\n"
+        "rows = 0\n"
+        "for path in sys.argv[2:]:\n"
+        "    data = open(path, 'rb').read()\n"
+        "    context = ReadContext(path, ParseStats(), as_rows=True)\n"
+        "    rows += len(list(source(sys.argv[1]).read(io.BytesIO(data), context)))\n"
+        "print(rows > 0, sorted({'pyarrow', 'numpy'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, name, *paths], capture_output=True, text=True, check=False)
+    assert done.stdout == "True []\n", done.stdout + done.stderr

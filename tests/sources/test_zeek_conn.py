@@ -5,14 +5,15 @@ from __future__ import annotations
 import textwrap
 from collections import Counter
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portscope.errors import DataError
-from portscope.sources import _tabular, zeek_conn
-from tests.sources._flowtest import fixture, fuzz_once, mutations, read, rows
+from portscope.sources import ParseStats, _tabular, zeek_conn
+from tests.sources._flowtest import fixture, fuzz_once, mutations, read, read_both_ways, rows
 
 HEADER = textwrap.dedent(
     """\
@@ -238,6 +239,62 @@ def test_fuzz_random_bytes(noise: bytes) -> None:
     """Arbitrary bytes after a header, or as JSON lines, never raise anything but DataError (strict)."""
     fuzz_once("zeek_conn", HEADER + noise)
     fuzz_once("zeek_conn", b'{"id.orig_h":"10.0.0.1"}\n' + noise)
+
+
+def _both_ways(data: bytes, strict: bool = False) -> tuple[list[dict[str, Any]], ParseStats]:
+    return read_both_ways("zeek_conn", data, strict=strict)
+
+
+def test_rows_are_the_batches_rows_for_odd_records() -> None:
+    """Row mode (explain's pasted line, no pyarrow) keeps and rejects what the batches do, value for value:
+    bad address, port, time and duration, unset fields, ICMP and ICMPv6 (paired and one-way), IPv6
+    written long, a flipped history, unknown_transport, with and without ip_proto, TSV and JSON."""
+    odd = [
+        GOOD.replace(b"203.0.113.7", b"203.0.113.700"),  # bad address
+        GOOD.replace(b"\t443\t", b"\t70000\t"),  # bad port
+        GOOD.replace(b"1714557600.123456", b"100000000000.5"),  # past MAX_SECONDS (year 5138)
+        GOOD.replace(b"\t1.5\t", b"\t-1.5\t"),  # negative duration
+        GOOD.replace(b"\t56744\t", b"\t300\t").replace(b"\ttcp\t", b"\ticmp\t"),  # ICMP type 300
+        b"1714557600.5\tC1\t10.0.0.5\t-\t203.0.113.7\t-\ttcp\t(empty)\t-\t-\t-\tOTH\t-\t-\t0\t-\t-\t-\t-\t-\t-\n",
+        GOOD.replace(b"\t56744\t", b"\t3\t").replace(b"\t443\t", b"\t3\t").replace(b"\ttcp\t", b"\ticmp\t"),
+        GOOD.replace(b"10.0.0.5\t56744", b"2001:DB8:0:0:0:0:0:1\t128")
+        .replace(b"203.0.113.7\t443", b"FE80::1\t129")
+        .replace(b"\ttcp\t", b"\ticmp\t"),  # ICMPv6 echo: Zeek logs the counterpart type, no code
+        GOOD.replace(b"10.0.0.5", b"2001:db8::0:5").replace(b"ShADadFf", b"^dA").replace(b"\tT\tF\t", b"\tF\tT\t"),
+        GOOD.replace(b"\ttcp\t", b"\tunknown_transport\t"),
+        b"1714557600.1\tCshort\t10.0.0.1\n",
+        GOOD.replace(b"Cabc", b"C\xff\xfe"),
+        b"\n",
+    ]
+    rows, stats = _both_ways(HEADER + GOOD + b"".join(odd) + GOOD)
+    assert stats.good == 7 and stats.kinds == {
+        "bad address": 1, "bad value": 3, "bad timestamp": 1, "malformed line": 2, "invalid UTF-8": 1,
+    }  # fmt: skip
+    assert [r["protocol"] for r in rows] == ["tcp", "tcp", "icmp", "icmpv6", "tcp", None, "tcp"]
+    assert [(r["icmp_type"], r["icmp_code"]) for r in rows[2:4]] == [(3, 3), (128, None)]
+    assert (rows[3]["src_addr"], rows[3]["dst_addr"]) == ("2001:db8::1", "fe80::1")
+    assert (rows[4]["src_addr"], rows[4]["initiator"], rows[4]["direction"]) == ("2001:db8::5", "inferred", "inbound")
+    # With ip_proto: the protocol comes from it; unset, from proto, but never unknown_transport (the batches
+    # named it so when a tcp row without ip_proto shared its chunk, null otherwise).
+    with_proto = HEADER.replace(b"\ttunnel_parents\n", b"\ttunnel_parents\tip_proto\n").replace(
+        b"\tset[string]\n", b"\tset[string]\tcount\n"
+    )
+    lines = [GOOD.replace(b"\n", b"\t-\n"), odd[7].replace(b"\n", b"\t58\n"), odd[9].replace(b"\n", b"\t-\n")]
+    rows, stats = _both_ways(with_proto + b"".join(lines))
+    assert [(r["protocol"], r["ip_proto"]) for r in rows] == [("tcp", None), ("icmpv6", 58), (None, None)]
+    json_lines = (
+        b'{"ts":1714557600.25,"uid":"C1","id":{"orig_h":"10.0.0.1","orig_p":8,"resp_h":"10.0.0.2","resp_p":0},'
+        b'"proto":"icmp","history":"^"}\n'
+        b'{"ts":"2024-05-01T10:00:00Z","id.orig_h":"2001:DB8::1","id.orig_p":1,"id.resp_h":"::1","id.resp_p":2,'
+        b'"proto":"tcp","ip_proto":6,"service":["http","ssl"],"local_orig":true,"local_resp":false}\n'
+        b'{"ts":1714557600250,"id.orig_h":"10.0.0.1","id.orig_p":99999,"id.resp_h":"10.0.0.2","proto":"udp"}\n'
+        b'{"ts":1,"id.orig_h":"not an address","proto":"udp"}\n[1]\n{"cut": \n'
+    )
+    rows, stats = _both_ways(json_lines)
+    assert [(r["protocol"], r["ip_proto"], r["icmp_type"]) for r in rows] == [("icmp", None, 8), ("tcp", 6, None)]
+    assert stats.bad == 4
+    with pytest.raises(DataError, match=r"t\.log:10: bad address: id\.resp_h '203\.0\.113\.700'"):
+        _both_ways(HEADER + GOOD + odd[0], strict=True)
 
 
 def test_sniff() -> None:

@@ -145,7 +145,9 @@ def _report(args: argparse.Namespace, stats: Any, failure: PortscopeError | None
         )
     if stats.bad:
         kinds = ", ".join(f"{kind} {n}" for kind, n in stats.kinds.most_common())
-        print(f"portscope convert: {count(stats.bad, 'malformed record')} skipped ({kinds}); the first:", file=sys.stderr)
+        print(
+            f"portscope convert: {count(stats.bad, 'malformed record')} skipped ({kinds}); the first:", file=sys.stderr
+        )
         for example in stats.examples:
             print(f"  {for_terminal(example)}", file=sys.stderr)
     if failure is not None:

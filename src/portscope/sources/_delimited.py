@@ -6,18 +6,45 @@ line with the wrong number of fields or invalid UTF-8 is rejected by number. The
 (:func:`as_port`, :func:`as_count`...) then turn strings into typed columns without a Python loop,
 each returning the values and a mask of the rows whose text was not a valid value; :class:`Checker`
 rejects those rows (naming line, field and value) and keeps the rest.
+
+For one record without pyarrow (explain's pasted line), :func:`split_lines` is the line-by-line
+splitting and :func:`int_value`, :func:`port_value`, :func:`count_value`, :func:`ip_value` and
+:func:`is_missing` are the converters' twins for one value, accepting exactly the same text.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from portscope.sources._tabular import is_ip, line_numbers
+from portscope.sources._tabular import is_ip, line_numbers, valid_ip
 
-__all__ = ["Checker", "Deferred", "as_count", "as_float", "as_int", "as_ip", "as_port", "missing", "read_strings"]
+__all__ = [
+    "Checker",
+    "Deferred",
+    "as_count",
+    "as_float",
+    "as_int",
+    "as_ip",
+    "as_port",
+    "count_value",
+    "int_value",
+    "ip_value",
+    "is_missing",
+    "missing",
+    "port_value",
+    "read_strings",
+    "split_lines",
+]
+
+_MISSING = ("", "-")
+_INT_PATTERN = r"^-?[0-9]{1,18}$"
+_INT = re.compile(_INT_PATTERN)
+_PORT_RANGE = (0, 65535)
+_COUNT_RANGE = (0, 10**18)
 
 
 def read_strings(
@@ -76,6 +103,21 @@ def _slow(
 
     columns: list[list[str]] = [[] for _ in names]
     numbers: list[int] = []
+    for number, fields in split_lines(run, first, names, delimiter, quoted=quoted, stats=stats, label=label):
+        for column, value in zip(columns, fields, strict=True):
+            column.append(value)
+        numbers.append(number)
+    return {n: pa.array(c, pa.string()) for n, c in zip(names, columns, strict=True)}, pa.array(numbers, pa.uint64())
+
+
+def split_lines(
+    run: bytes, first: int, names: Sequence[str], delimiter: str, *, quoted: bool, stats: Any, label: str
+) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, fields)`` of each line of ``run`` as :func:`read_strings` reads it, line by line.
+
+    Blank lines are skipped; a line with another number of fields than ``names``, or invalid UTF-8,
+    is a bad record (``stats.reject``).
+    """
     lines = run.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
@@ -100,13 +142,10 @@ def _slow(
         if len(fields) != len(names):
             stats.reject(label, number, "malformed line", f"{len(fields)} fields where the header names {len(names)}")
             continue
-        for column, value in zip(columns, fields, strict=True):
-            column.append(value)
-        numbers.append(number)
-    return {n: pa.array(c, pa.string()) for n, c in zip(names, columns, strict=True)}, pa.array(numbers, pa.uint64())
+        yield number, fields
 
 
-def missing(values: Any, tokens: Sequence[str] = ("", "-")) -> Any:
+def missing(values: Any, tokens: Sequence[str] = _MISSING) -> Any:
     """True where the text is null or one of the ``tokens`` a format writes for "no value"."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -125,32 +164,32 @@ def _typed(values: Any, pattern: str, target: Any, tokens: Sequence[str]) -> tup
     return pc.cast(usable, target), absent, shaped
 
 
-def as_int(values: Any, low: int, high: int, target: Any, tokens: Sequence[str] = ("", "-")) -> tuple[Any, Any]:
+def as_int(values: Any, low: int, high: int, target: Any, tokens: Sequence[str] = _MISSING) -> tuple[Any, Any]:
     """(whole numbers low-high as ``target``, mask of rows whose text is neither missing nor such a number)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    wide, absent, shaped = _typed(values, r"^-?[0-9]{1,18}$", pa.int64(), tokens)
+    wide, absent, shaped = _typed(values, _INT_PATTERN, pa.int64(), tokens)
     inside = pc.fill_null(pc.and_(pc.greater_equal(wide, low), pc.less_equal(wide, high)), False)
     bad = pc.invert(pc.or_(absent, pc.and_(shaped, inside)))
     return pc.cast(pc.if_else(inside, wide, pa.scalar(None, pa.int64())), target), bad
 
 
-def as_port(values: Any, tokens: Sequence[str] = ("", "-")) -> tuple[Any, Any]:
+def as_port(values: Any, tokens: Sequence[str] = _MISSING) -> tuple[Any, Any]:
     """(ports 0-65535 as uint16, mask of bad rows: 70000, -1, "http")."""
     import pyarrow as pa
 
-    return as_int(values, 0, 65535, pa.uint16(), tokens)
+    return as_int(values, *_PORT_RANGE, pa.uint16(), tokens)
 
 
-def as_count(values: Any, tokens: Sequence[str] = ("", "-")) -> tuple[Any, Any]:
+def as_count(values: Any, tokens: Sequence[str] = _MISSING) -> tuple[Any, Any]:
     """(non-negative counts as uint64, mask of bad rows)."""
     import pyarrow as pa
 
-    return as_int(values, 0, 10**18, pa.uint64(), tokens)
+    return as_int(values, *_COUNT_RANGE, pa.uint64(), tokens)
 
 
-def as_float(values: Any, tokens: Sequence[str] = ("", "-")) -> tuple[Any, Any]:
+def as_float(values: Any, tokens: Sequence[str] = _MISSING) -> tuple[Any, Any]:
     """(decimal numbers as float64, mask of bad rows)."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -159,7 +198,7 @@ def as_float(values: Any, tokens: Sequence[str] = ("", "-")) -> tuple[Any, Any]:
     return number, pc.invert(pc.or_(absent, shaped))
 
 
-def as_ip(values: Any, tokens: Sequence[str] = ("", "-")) -> tuple[Any, Any]:
+def as_ip(values: Any, tokens: Sequence[str] = _MISSING) -> tuple[Any, Any]:
     """(addresses as text, null when missing; mask of rows whose text is no IPv4/IPv6 address)."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -167,6 +206,38 @@ def as_ip(values: Any, tokens: Sequence[str] = ("", "-")) -> tuple[Any, Any]:
     absent = missing(values, tokens)
     fine = pc.fill_null(is_ip(values), False)
     return pc.if_else(fine, values, pa.scalar(None, pa.string())), pc.invert(pc.or_(absent, fine))
+
+
+def is_missing(text: str | None, tokens: Sequence[str] = _MISSING) -> bool:
+    """One value of :func:`missing`: null or a token for "no value"."""
+    return text is None or text in tokens
+
+
+def int_value(text: str | None, low: int, high: int, tokens: Sequence[str] = _MISSING) -> tuple[int | None, bool]:
+    """One value of :func:`as_int`: (the whole number low-high or None, whether the text is neither missing nor one)."""
+    if is_missing(text, tokens):
+        return None, False
+    if text is None or not _INT.fullmatch(text):  # as RE2 reads the pattern: "$" not before a final newline
+        return None, True
+    number = int(text)
+    return (number, False) if low <= number <= high else (None, True)
+
+
+def port_value(text: str | None, tokens: Sequence[str] = _MISSING) -> tuple[int | None, bool]:
+    """One value of :func:`as_port`."""
+    return int_value(text, *_PORT_RANGE, tokens)
+
+
+def count_value(text: str | None, tokens: Sequence[str] = _MISSING) -> tuple[int | None, bool]:
+    """One value of :func:`as_count`."""
+    return int_value(text, *_COUNT_RANGE, tokens)
+
+
+def ip_value(text: str | None, tokens: Sequence[str] = _MISSING) -> tuple[str | None, bool]:
+    """One value of :func:`as_ip`: (the address or None, whether the text is neither missing nor an address)."""
+    if text is None or not valid_ip(text):
+        return None, not is_missing(text, tokens)
+    return text, False
 
 
 class Deferred:

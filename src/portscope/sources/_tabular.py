@@ -83,7 +83,7 @@ _IP = re.compile(IP_PATTERN)
 
 def valid_ip(text: str) -> bool:
     """Whether ``text`` is an IPv4 or IPv6 address as :data:`IP_PATTERN` defines it."""
-    return _IP.match(text) is not None
+    return _IP.fullmatch(text) is not None  # as RE2 reads IP_PATTERN: "$" not before a final newline
 
 
 def is_ip(values: Any) -> Any:

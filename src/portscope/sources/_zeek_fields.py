@@ -1,8 +1,10 @@
-"""The conn.log fields portscope reads, their Zeek types, and the vectorised mapping to the flow table.
+"""The conn.log fields portscope reads, their Zeek types, and their mapping to the flow table.
 
 Split from :mod:`zeek_conn` (which finds the fields in a log and parses its lines): here is what
-each field holds and how a checked set of them becomes flow rows. References are in zeek_conn's
-docstring; the ICMP pairs are Zeek's ``ICMP4_counterpart``/``ICMP6_counterpart`` (ICMP.cc).
+each field holds and how a checked set of them becomes flow rows, vectorised (:func:`to_flows`) or
+one record at a time without pyarrow (:func:`to_flow_row`, explain's pasted line), step for step
+the same. References are in zeek_conn's docstring; the ICMP pairs are Zeek's
+``ICMP4_counterpart``/``ICMP6_counterpart`` (ICMP.cc).
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from portscope.flows import row_values
 from portscope.sources._records import flow_batch
 from portscope.sources._tabular import PROTOCOL_NAMES, iso_micros
 
-__all__ = ["KINDS", "MAX_SECONDS", "arrow_types", "json_value", "text_value", "to_flows"]
+__all__ = ["KINDS", "MAX_SECONDS", "arrow_types", "json_value", "text_value", "to_flow_row", "to_flows"]
 
 # The conn.log fields the flow table uses, by Zeek type; other fields are not converted at all.
 KINDS = {
@@ -43,6 +46,7 @@ MAX_SECONDS = 1e11  # year 5138: a later "time" is garbage, and would overflow m
 # ICMP types that come in request/reply pairs: Zeek logs the counterpart type, not the code, for them.
 _PAIRED_V4 = (0, 8, 9, 10, 13, 14, 15, 16, 17, 18)
 _PAIRED_V6 = (128, 129, 130, 131, 133, 134, 135, 136, 139, 140, 144, 145)
+_NUMBERED = {"tcp": 6, "udp": 17}  # the transports named in proto whose number a log without ip_proto implies
 
 
 def arrow_types() -> dict[str, Any]:
@@ -149,13 +153,15 @@ def to_flows(raw: dict[str, Any], lines: Any, label: str) -> Any:
     else:
         v6 = pa.repeat(False, rows) if rows else pa.array([], pa.bool_())
     if ip_proto is None:
-        named = pc.if_else(pc.equal(proto, "tcp"), 6, pc.if_else(pc.equal(proto, "udp"), 17, None))
+        numbered = pa.array(list(_NUMBERED.values()), pa.uint8())
+        named = pc.take(numbered, pc.index_in(proto, pa.array(list(_NUMBERED))))
         ip_proto = pc.cast(pc.if_else(icmp, pc.if_else(v6, 58, 1), named), pa.uint8())
     names = [PROTOCOL_NAMES.get(n, str(n)) for n in range(256)]
     if ip_proto.null_count == 0 or pc.all(pc.or_(unknown, pc.is_valid(ip_proto))).as_py() is not False:
         protocol = coded(ip_proto, names)  # null where Zeek wrote unknown_transport and no ip_proto
-    else:  # a transport name this table does not know
-        protocol = pc.dictionary_encode(pc.coalesce(pc.take(pa.array(names), ip_proto), proto))
+    else:  # a transport name this table does not know (unknown_transport is none: null there too)
+        unnamed = pc.if_else(unknown, pa.scalar(None, pa.string()), proto)
+        protocol = pc.dictionary_encode(pc.coalesce(pc.take(pa.array(names), ip_proto), unnamed))
     portless = pc.or_(icmp, unknown)
     no_port = pa.scalar(None, pa.uint16())
     if any_icmp:
@@ -201,3 +207,62 @@ def to_flows(raw: dict[str, Any], lines: Any, label: str) -> Any:
         "evidence_line": lines,
     }
     return flow_batch(columns, rows, "zeek_conn", label)
+
+
+def to_flow_row(raw: dict[str, Any], line: int, label: str, has_ip_proto: bool) -> dict[str, Any]:
+    """The flow row (:func:`portscope.flows.row_values`) of one checked conn.log record, as :func:`to_flows`
+    makes it, without pyarrow.
+
+    ``raw`` holds the record's values by Zeek name (absent: unset). ``has_ip_proto`` says whether
+    the log has that field at all (``#fields`` names it, or a JSON record of the same run holds it),
+    as to_flows judges it per run: without it ``ip_proto`` is derived from ``proto`` (and ICMPv6 from
+    an IPv6 originator); with it, an unset one stays null.
+    """
+    proto = raw.get("proto")
+    icmp, portless = proto == "icmp", proto in ("icmp", "unknown_transport")
+    ip_proto = raw.get("ip_proto")
+    if has_ip_proto:
+        v6 = ip_proto == 58
+    else:
+        v6 = ":" in (raw.get("id.orig_h") or "")
+        ip_proto = (58 if v6 else 1) if icmp else _NUMBERED.get(proto or "")
+    protocol: str | None = None if proto == "unknown_transport" else proto
+    if ip_proto is not None:
+        protocol = PROTOCOL_NAMES.get(ip_proto, str(ip_proto))
+    orig_p, resp_p = raw.get("id.orig_p"), raw.get("id.resp_p")
+    paired = orig_p in (_PAIRED_V6 if v6 else _PAIRED_V4)
+    ts, duration = raw.get("ts"), raw.get("duration")
+    start = None if ts is None else round(ts * 1e6)
+    local_orig, local_resp = raw.get("local_orig"), raw.get("local_resp")
+    direction = None
+    if local_orig is not None and local_resp is not None and local_orig != local_resp:
+        direction = "outbound" if local_orig else "inbound"
+    return row_values(
+        {
+            "start": start,
+            "end": None if start is None or duration is None else start + round(duration * 1e6),
+            "duration": duration,
+            "source_format": "zeek_conn",
+            "protocol": protocol,
+            "ip_proto": ip_proto,
+            "src_addr": raw.get("id.orig_h"),
+            "src_port": None if portless else orig_p,
+            "dst_addr": raw.get("id.resp_h"),
+            "dst_port": None if portless else resp_p,
+            "icmp_type": orig_p if icmp else None,
+            "icmp_code": resp_p if icmp and not paired else None,
+            "direction": direction,
+            "initiator": "inferred" if "^" in (raw.get("history") or "") else "observed",
+            "packets_out": raw.get("orig_pkts"),
+            "packets_in": raw.get("resp_pkts"),
+            "bytes_out": raw.get("orig_ip_bytes"),
+            "bytes_in": raw.get("resp_ip_bytes"),
+            "conn_state": raw.get("conn_state"),
+            "history": raw.get("history"),
+            "service": raw.get("service"),
+            "flow_id": raw.get("uid"),
+            "community_id": raw.get("community_id"),
+            "evidence_file": label,
+            "evidence_line": line,
+        }
+    )

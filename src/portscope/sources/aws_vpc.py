@@ -43,18 +43,38 @@ without a separator as Firehose delivers to S3, or pretty-printed), in three sha
 - one text record per object under ``message`` or ``@message`` (pipelines, Logs Insights exports).
 
 A JSON record's ``evidence_line`` is the line its object starts on.
+
+Under ``ReadContext.as_rows`` (explain's pasted line) records are split and converted one by one,
+without pyarrow (:func:`_flow_row`, the same checks and mapping as :func:`_flows`), and each is
+yielded as a row dict.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
 from portscope.errors import UsageError
+from portscope.flows import row_values
 from portscope.sources import ReadContext
-from portscope.sources._delimited import Checker, Deferred, as_count, as_int, as_ip, as_port, missing, read_strings
-from portscope.sources._records import flow_batch
+from portscope.sources._delimited import (
+    Checker,
+    Deferred,
+    as_count,
+    as_int,
+    as_ip,
+    as_port,
+    count_value,
+    int_value,
+    ip_value,
+    is_missing,
+    missing,
+    port_value,
+    read_strings,
+    split_lines,
+)
+from portscope.sources._records import BadRecord, flow_batch
 from portscope.sources._tabular import (
     MAX_LINE,
     PORT_PROTOCOLS,
@@ -68,6 +88,7 @@ from portscope.sources._tabular import (
 
 NAME = "aws_vpc"
 DESCRIPTION = "AWS VPC flow logs: default (v2) or custom formats (header line or field list), as text or JSON"
+READS_ROWS = True  # honours ReadContext.as_rows: record by record, no numpy or pyarrow
 
 DEFAULT_FIELDS = [
     "version", "account-id", "interface-id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "packets",
@@ -92,6 +113,10 @@ _CUSTOM_SHAPE = re.compile(
 )
 _NO_FIELDS = "no header line names the fields (give the field list: --vpc-fields, the read option 'fields')"
 _JSON_ROWS = 65536  # JSON records gathered before they become columns
+_QUIET = ("NODATA", "SKIPDATA")  # log-status of records that are no flows: skipped
+_ACTIONS = {"ACCEPT": "allow", "REJECT": "deny"}
+_DIRECTIONS = {"ingress": "inbound", "egress": "outbound"}
+_MAX_SECONDS = 10**11
 
 
 def _names(line: bytes) -> list[str] | None:
@@ -167,10 +192,19 @@ def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
     if first in (b"{", b"["):
         yield from _read_json(replayed, ctx, given)
         return
-    fields: list[str] | None = given
-    line = 1
     skipped = 0
-    for chunk in line_chunks(replayed):
+    for run, line, fields in _text_runs(replayed, ctx, given):
+        batch, skips = _run(run, line, fields, ctx)
+        skipped += skips
+        yield from batch
+    ctx.stats.count_skipped(skipped)
+
+
+def _text_runs(stream: Readable, ctx: ReadContext, fields: list[str] | None) -> Iterator[tuple[bytes, int, Any]]:
+    """``(lines, number of the first, their field list)`` for each run of lines under one header line
+    (or under ``fields``, or none: None), a chunk at a time; an overlong line is a bad record."""
+    line = 1
+    for chunk in line_chunks(stream):
         if chunk is None:
             ctx.stats.reject(ctx.label, line, "malformed line", "longer than 16 MiB")
             line += 1
@@ -181,22 +215,18 @@ def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
             if names is None:
                 continue
             if match.start() > pos:
-                batch, skips = _run(chunk[pos : match.start()], line, fields, ctx)
-                skipped += skips
-                yield from batch
+                yield chunk[pos : match.start()], line, fields
                 line += chunk.count(b"\n", pos, match.start())
             fields, pos = names, min(match.end() + 1, len(chunk))
             line += 1
         if pos < len(chunk):
-            batch, skips = _run(chunk[pos:], line, fields, ctx)
-            skipped += skips
-            yield from batch
+            yield chunk[pos:], line, fields
             line += chunk.count(b"\n", pos)
-    ctx.stats.count_skipped(skipped)
 
 
 def _run(run: bytes, first: int, fields: list[str] | None, ctx: ReadContext) -> tuple[list[Any], int]:
-    """(flow batches, records skipped) for lines under one header or field list (or none: the default format)."""
+    """(flow batches, or rows under ``as_rows``; records skipped) for lines under one header or field list
+    (or none: the default format)."""
     if fields is None:
         head = next((line for line in run.split(b"\n", 3) if line.strip()), b"").rstrip(b"\r")
         if not _DEFAULT_SHAPE.fullmatch(head):
@@ -206,6 +236,9 @@ def _run(run: bytes, first: int, fields: list[str] | None, ctx: ReadContext) -> 
             return [], 0
         fields = DEFAULT_FIELDS
     split_errors = Deferred()
+    if ctx.as_rows:
+        split = split_lines(run, first, fields, " ", quoted=False, stats=split_errors, label=ctx.label)
+        return _flow_rows(((line, dict(zip(fields, values, strict=True))) for line, values in split), ctx, split_errors)
     columns, lines = read_strings(run, first, fields, " ", quoted=False, stats=split_errors, label=ctx.label)
     return _flows(columns, lines, ctx, split_errors)
 
@@ -260,9 +293,12 @@ class _JsonRows:
 
     def flush(self) -> Iterator[Any]:
         """Convert what was gathered: its flows, and its bad records reported in line order."""
+        errors, self.errors = self.errors, Deferred()
+        if self.ctx.as_rows:
+            yield from self._flush_rows(errors)
+            return
         import pyarrow as pa
 
-        errors, self.errors = self.errors, Deferred()
         if not self.lines:
             for line, kind, detail in sorted(errors.rejected, key=lambda r: r[0]):
                 self.ctx.stats.reject(self.ctx.label, line, kind, detail)
@@ -286,6 +322,19 @@ class _JsonRows:
         self.skipped += skipped
         yield from batches
 
+    def _flush_rows(self, errors: Deferred) -> Iterator[Any]:
+        """What :meth:`flush` does, as one row dict per flow, without pyarrow."""
+        lines = iter(self.lines)
+        records = [
+            (next(lines), {name: _as_text(v) for name, v in zip(shape, values, strict=True) if name is not None})
+            for shape, run in self.runs
+            for values in run
+        ]
+        self.runs, self.lines = [], []
+        rows, skipped = _flow_rows(records, self.ctx, errors)
+        self.skipped += skipped
+        yield from rows
+
 
 _DEFAULT_TUPLE: Shape = tuple(DEFAULT_FIELDS)
 
@@ -305,6 +354,11 @@ def _text_column(values: list[Any]) -> Any:
     if pa.types.is_null(column.type):
         return pa.nulls(len(values), pa.string())
     return pa.array([None if v is None else _json_text(v) for v in values], pa.string())
+
+
+def _as_text(value: Any) -> str | None:
+    """One JSON value as :func:`_text_column` makes it text (None for null)."""
+    return value if value is None or isinstance(value, str) else _json_text(value)
 
 
 def _read_json(stream: Readable, ctx: ReadContext, fields: list[str] | None) -> Iterator[Any]:
@@ -476,7 +530,7 @@ def _flows(text: dict[str, Any], lines: Any, ctx: ReadContext, split_errors: Def
     rows = len(lines)
     nulls = pa.nulls(rows, pa.string())
     status = text.get("log-status", nulls)
-    quiet = pc.fill_null(pc.is_in(status, pa.array(["NODATA", "SKIPDATA"])), False)
+    quiet = pc.fill_null(pc.is_in(status, pa.array(_QUIET)), False)
     skipped = pc.sum(quiet).as_py() or 0
     if skipped:
         keep = pc.invert(quiet)
@@ -503,14 +557,14 @@ def _flows(text: dict[str, Any], lines: Any, ctx: ReadContext, split_errors: Def
         checks.check("bad value", name, field(name), bad)
     times = {}
     for name in ("start", "end"):
-        seconds, bad = as_int(field(name), 0, 10**11, pa.int64())
+        seconds, bad = as_int(field(name), 0, _MAX_SECONDS, pa.int64())
         checks.check("bad timestamp", name, field(name), bad)
         times[name] = pc.cast(pc.multiply(seconds, 1_000_000), pa.timestamp("us", tz="UTC"))
     flags, bad = as_int(field("tcp-flags"), 0, 255, pa.uint8())
     checks.check("bad value", "tcp-flags", field("tcp-flags"), bad)
-    action = _coded(field("action"), {"ACCEPT": "allow", "REJECT": "deny"})
+    action = _coded(field("action"), _ACTIONS)
     checks.check("bad value", "action", field("action"), _unknown(field("action"), action))
-    direction = _coded(field("flow-direction"), {"ingress": "inbound", "egress": "outbound"})
+    direction = _coded(field("flow-direction"), _DIRECTIONS)
     checks.check("bad value", "flow-direction", field("flow-direction"), _unknown(field("flow-direction"), direction))
     status = field("log-status")
     checks.check("bad value", "log-status", status, pc.invert(pc.or_(missing(status), pc.equal(status, "OK"))))
@@ -567,3 +621,83 @@ def _unknown(values: Any, coded: Any) -> Any:
     import pyarrow.compute as pc
 
     return pc.and_(pc.invert(missing(values)), pc.is_null(coded))
+
+
+def _flow_rows(
+    records: Iterable[tuple[int, dict[str, str | None]]], ctx: ReadContext, earlier: Deferred
+) -> tuple[list[Any], int]:
+    """(flow rows, records skipped) of records' text by field name, as :func:`_flows` makes batches of them:
+    NODATA and SKIPDATA skipped, the bad records (with ``earlier``'s, once ``records`` is read) reported
+    in line order."""
+    rows = []
+    failed: list[tuple[int, str, str]] = []
+    skipped = 0
+    for line, text in records:
+        if text.get("log-status") in _QUIET:
+            skipped += 1
+            continue
+        try:
+            rows.append(_flow_row(text, line, ctx.label))
+        except BadRecord as exc:
+            failed.append((line, exc.kind, exc.detail))
+    for line, kind, detail in sorted([*earlier.rejected, *failed], key=lambda r: r[0]):
+        ctx.stats.reject(ctx.label, line, kind, detail)
+    ctx.stats.good += len(rows)
+    return rows, skipped
+
+
+def _flow_row(text: dict[str, str | None], line: int, label: str) -> dict[str, Any]:
+    """The flow row (:func:`portscope.flows.row_values`) of one record's text by field name, as :func:`_flows`
+    makes it, without pyarrow; BadRecord for the first of its checks the record fails (same kind, same message)."""
+
+    def checked(kind: Any, name: str, value_bad: tuple[Any, bool]) -> Any:
+        value, bad = value_bad
+        if bad:
+            raise BadRecord(kind, f"{name} {text.get(name)!r}")
+        return value
+
+    src = checked("bad address", "srcaddr", ip_value(text.get("srcaddr")))
+    dst = checked("bad address", "dstaddr", ip_value(text.get("dstaddr")))
+    ports = {name: checked("bad port", name, port_value(text.get(name))) for name in ("srcport", "dstport")}
+    ip_proto = checked("bad value", "protocol", int_value(text.get("protocol"), 0, 255))
+    counts = {name: checked("bad value", name, count_value(text.get(name))) for name in ("packets", "bytes")}
+    times = {
+        name: checked("bad timestamp", name, int_value(text.get(name), 0, _MAX_SECONDS)) for name in ("start", "end")
+    }
+    flags = checked("bad value", "tcp-flags", int_value(text.get("tcp-flags"), 0, 255))
+    action = checked("bad value", "action", _word(text.get("action"), _ACTIONS))
+    direction = checked("bad value", "flow-direction", _word(text.get("flow-direction"), _DIRECTIONS))
+    status = text.get("log-status")
+    checked("bad value", "log-status", (None, not (is_missing(status) or status == "OK")))
+    start, end = (None if times[n] is None else times[n] * 1_000_000 for n in ("start", "end"))
+    portless = ip_proto not in PORT_PROTOCOLS
+    observer = text.get("interface-id")
+    return row_values(
+        {
+            "start": start,
+            "end": end,
+            "duration": None if start is None or end is None else (end - start) / 1e6,
+            "observer": None if is_missing(observer) else observer,
+            "source_format": NAME,
+            "protocol": None if ip_proto is None else PROTOCOL_NAMES.get(ip_proto, str(ip_proto)),
+            "ip_proto": ip_proto,
+            "src_addr": src,
+            "src_port": None if portless else ports["srcport"],
+            "dst_addr": dst,
+            "dst_port": None if portless else ports["dstport"],
+            "action": action,
+            "direction": direction,
+            "initiator": "observed" if flags is not None and flags & 0x12 == 0x02 else None,
+            "packets_out": counts["packets"],
+            "bytes_out": counts["bytes"],
+            "tcp_flags": None if flags is None else tcp_flag_names(flags) or None,
+            "evidence_file": label,
+            "evidence_line": line,
+        }
+    )
+
+
+def _word(value: str | None, words: dict[str, str]) -> tuple[str | None, bool]:
+    """One value of :func:`_coded` and :func:`_unknown`: (the flow-table word or None, whether the text is unknown)."""
+    word = None if value is None else words.get(value)
+    return word, word is None and not is_missing(value)

@@ -26,25 +26,38 @@ port 0: their ports are null. ICMP: Zeek puts the type in ``id.orig_p`` and, in 
 
 Speed: each chunk of lines is parsed by pyarrow.csv with the types known from the field names and
 mapped with pyarrow.compute; a chunk that fails (a bad line) is re-read line by line to say which
-line is bad and keep the rest.
+line is bad and keep the rest. Under ``ReadContext.as_rows`` (explain's pasted line) every line is
+read that way, checked by :func:`_problem` and mapped by :func:`~portscope.sources._zeek_fields.to_flow_row`,
+and yielded as a row dict, without importing pyarrow.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import deque
 from collections.abc import Iterator
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from portscope.sources import ReadContext
-from portscope.sources._tabular import is_ip, line_chunks, line_numbers, slices
-from portscope.sources._zeek_fields import KINDS, MAX_SECONDS, arrow_types, json_value, text_value, to_flows
+from portscope.sources._tabular import is_ip, line_chunks, line_numbers, slices, valid_ip
+from portscope.sources._zeek_fields import (
+    KINDS,
+    MAX_SECONDS,
+    arrow_types,
+    json_value,
+    text_value,
+    to_flow_row,
+    to_flows,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
 NAME = "zeek_conn"
 DESCRIPTION = "Zeek conn.log, TSV (with #fields/#types headers) or JSON lines"
+READS_ROWS = True  # honours ReadContext.as_rows: line by line, no numpy or pyarrow
 
 
 def sniff(head: bytes, label: str) -> int:
@@ -114,7 +127,8 @@ class _Run(NamedTuple):
 
 
 class _Done(NamedTuple):
-    """A converted run: its flow batches, its bad records (line, kind, detail) and how many rows were good."""
+    """A converted run: its flow batches (row dicts under ``as_rows``), its bad records (line, kind,
+    detail) and how many rows were good."""
 
     batches: list[Any]
     rejected: list[tuple[int, str, str]]
@@ -131,11 +145,15 @@ def read(stream: BinaryIO, ctx: ReadContext) -> Iterator[Any]:
     the runs in order (pyarrow.csv and pyarrow.compute release the GIL), so converting the next
     chunks overlaps whatever the caller does with the current batch (writing Parquet). The worker
     only collects bad records: they reach ``ctx.stats`` here, in file order, so ``strict`` still
-    stops at the first one.
+    stops at the first one. Under ``ctx.as_rows`` the runs are converted here, row by row.
     """
+    reader = _Reader(ctx)
+    if ctx.as_rows:
+        for found in reader.runs(stream):
+            yield from _deliver(reader.convert(found), ctx)
+        return
     from concurrent.futures import ThreadPoolExecutor
 
-    reader = _Reader(ctx)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portscope-zeek")
     waiting: deque[Future[_Done]] = deque()
     try:
@@ -160,9 +178,12 @@ class _Reader:
     def __init__(self, ctx: ReadContext) -> None:
         self.ctx = ctx
         self.layout = _Layout()
-        self.types = arrow_types()
         self.line = 1  # the next line convert() will meet (convert runs in one worker, in file order)
         self._rejected: list[tuple[int, str, str]] = []
+
+    @cached_property
+    def types(self) -> dict[str, Any]:
+        return arrow_types()
 
     def _reject(self, line: int, kind: str, detail: str) -> None:
         self._rejected.append((line, kind, detail))
@@ -244,6 +265,8 @@ class _Reader:
                     self._reject(first + offset, *run.why)
             self.line += _count_lines(run.data)
             return _Done([], self._rejected, 0)
+        if self.ctx.as_rows:
+            return self._rows(first, run)
         table = _parse_fast(run.data, run.layout, self.types) if run.kind == "tsv" else None
         if table is not None:
             raw = {name: table.column(name).combine_chunks() for name in table.column_names}
@@ -267,10 +290,20 @@ class _Reader:
         """
         import pyarrow as pa
 
-        fields = layout.fields or []
-        wanted = [(i, name) for i, name in enumerate(fields) if name in KINDS]
-        columns: dict[str, list[Any]] = {name: [] for _, name in wanted}
+        names = _wanted(layout)
+        columns: dict[str, list[Any]] = {name: [] for name in names}
         lines: list[int] = []
+        for number, row in self._tsv_records(first, run, layout):
+            for name, value in zip(names, row, strict=True):
+                columns[name].append(value)
+            lines.append(number)
+        raw_columns = {name: pa.array(values, self.types[name]) for name, values in columns.items()}
+        return raw_columns, pa.array(lines, pa.uint64())
+
+    def _tsv_records(self, first: int, run: bytes, layout: _Layout) -> Iterator[tuple[int, list[Any]]]:
+        """(line, values of the :func:`_wanted` fields) for each line of a TSV run; bad lines rejected."""
+        fields = layout.fields or []
+        wanted = [i for i, name in enumerate(fields) if name in KINDS]
         for offset, line in enumerate(_lines(run)):
             number = first + offset
             values = line.rstrip(b"\r").split(layout.separator)
@@ -279,26 +312,33 @@ class _Reader:
                 self._reject(number, "malformed line", detail)
                 continue
             try:
-                row = [text_value(name, values[i].decode("utf-8"), layout.unset, layout.empty) for i, name in wanted]
+                row = [text_value(fields[i], values[i].decode("utf-8"), layout.unset, layout.empty) for i in wanted]
             except UnicodeDecodeError as exc:
                 self._reject(number, "invalid UTF-8", f"at byte {exc.start} of a field")
                 continue
             except ValueError as exc:
                 self._reject(number, "bad value", str(exc))
                 continue
-            for (_, name), value in zip(wanted, row, strict=True):
-                columns[name].append(value)
-            lines.append(number)
-        raw_columns = {name: pa.array(values, self.types[name]) for name, values in columns.items()}
-        return raw_columns, pa.array(lines, pa.uint64())
+            yield number, row
 
     def _json_lines(self, first: int, run: bytes, layout: _Layout) -> tuple[dict[str, Any], Any]:
         """JSON lines: each object's conn fields, checked for type and range, bad lines rejected."""
-        import orjson
         import pyarrow as pa
 
         columns: dict[str, list[Any]] = {name: [] for name in KINDS}
         lines: list[int] = []
+        for number, row in self._json_records(first, run):
+            for name, value in zip(KINDS, row, strict=True):
+                columns[name].append(value)
+            lines.append(number)
+        present = {name: values for name, values in columns.items() if any(v is not None for v in values)}
+        raw = {name: pa.array(values, self.types[name]) for name, values in present.items()}
+        return raw, pa.array(lines, pa.uint64())
+
+    def _json_records(self, first: int, run: bytes) -> Iterator[tuple[int, list[Any]]]:
+        """(line, values of the :data:`KINDS` fields) for each JSON object line of a run; bad lines rejected."""
+        import orjson
+
         for offset, line in enumerate(run.split(b"\n")):
             if not line.strip():
                 continue
@@ -319,12 +359,35 @@ class _Reader:
             except ValueError as exc:
                 self._reject(number, "bad value", str(exc))
                 continue
-            for name, value in zip(KINDS, row, strict=True):
-                columns[name].append(value)
-            lines.append(number)
-        present = {name: values for name, values in columns.items() if any(v is not None for v in values)}
-        raw = {name: pa.array(values, self.types[name]) for name, values in present.items()}
-        return raw, pa.array(lines, pa.uint64())
+            yield number, row
+
+    def _rows(self, first: int, run: _Run) -> _Done:
+        """A TSV or JSON run as flow row dicts, line by line, without pyarrow: what :meth:`convert` makes of it.
+
+        A whole run at a time, as convert: to_flows reads a JSON log's ``ip_proto`` as absent
+        when no record of the run holds one.
+        """
+        if run.kind == "json":
+            names: list[str] = list(KINDS)
+            records = list(self._json_records(first, run.data))
+            at = names.index("ip_proto")
+            has_ip_proto = any(row[at] is not None for _, row in records)
+        else:
+            names = _wanted(run.layout)
+            records = list(self._tsv_records(first, run.data, run.layout))
+            has_ip_proto = "ip_proto" in names
+        self.line += _count_lines(run.data)
+        rows = []
+        for number, values in records:
+            raw = {name: value for name, value in zip(names, values, strict=True) if value is not None}
+            problem = _problem(raw)
+            if problem is not None:
+                kind, name = problem
+                self._reject(number, kind, f"{name} {raw[name]!r}")
+                continue
+            rows.append(to_flow_row(raw, number, self.ctx.label, has_ip_proto))
+        self._rejected.sort(key=lambda r: r[0])
+        return _Done(rows, self._rejected, len(rows))
 
     def _checked(self, raw: dict[str, Any], lines: Any) -> tuple[dict[str, Any], Any]:
         """Rows whose values parse but make no sense (a non-address, a year-5000 time) are rejected here.
@@ -366,6 +429,31 @@ class _Reader:
             self._reject(int(lines[int(index)].as_py()), kind, f"{name} {value!r}")
         keep = pa.array(~bad)
         return {name: column.filter(keep) for name, column in raw.items()}, lines.filter(keep)
+
+
+def _problem(raw: dict[str, Any]) -> tuple[str, str] | None:
+    """The (kind, field) of the first of :meth:`_Reader._checked`'s checks one record fails, or None.
+
+    The same checks in the same order, on one record's values by Zeek name (absent: unset).
+    """
+    ts, duration = raw.get("ts"), raw.get("duration")
+    if ts is not None and not 0.0 <= ts < MAX_SECONDS:  # false for NaN
+        return "bad timestamp", "ts"
+    if duration is not None and not (math.isfinite(duration) and duration >= 0.0):
+        return "bad value", "duration"
+    for name in ("id.orig_h", "id.resp_h"):
+        if name in raw and not valid_ip(raw[name]):
+            return "bad address", name
+    if raw.get("proto") == "icmp":
+        for name in ("id.orig_p", "id.resp_p"):
+            if raw.get(name, 0) > 255:
+                return "bad value", name
+    return None
+
+
+def _wanted(layout: _Layout) -> list[str]:
+    """The fields of a TSV layout the flow table uses, in the order of its columns."""
+    return [name for name in layout.fields or [] if name in KINDS]
 
 
 def _next_header(chunk: bytes, pos: int) -> int:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from portscope.errors import PlatformError, UsageError
+from portscope.host import _netlink
 from portscope.host._netlink import (
     ALL_STATES,
     TCP_STATE_NAMES,
@@ -25,6 +26,7 @@ from portscope.host._netlink import (
     _dump_one,
     _open,
     dump_inet_sockets,
+    start_dump,
 )
 
 ESTABLISHED, CLOSE, LISTEN = 1, 7, 10
@@ -332,3 +334,23 @@ def test_against_ss(socks: Sockets) -> None:
     }
     assert set(mine) == ours
     assert mine == {inode: theirs.get(inode) for inode in ours}
+
+
+def test_a_dump_started_early_gives_the_sockets_or_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``explain PORT`` starts its dump on another thread before its parser is built: the result is a
+    whole dump (a listener opened before it is there), and a failed dump raises when its result is asked."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        result = start_dump(("tcp",))
+        raw = result()
+    assert port in raw.local_port and set(raw.protocol) <= {"tcp"}
+    assert result() is raw  # asked again: the same dump, no second one
+
+    def refused(protocols: object) -> None:
+        raise PlatformError("sock_diag is blocked here")
+
+    monkeypatch.setattr(_netlink, "dump_inet_sockets", refused)
+    with pytest.raises(PlatformError, match="blocked"):
+        start_dump()()

@@ -128,8 +128,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     words = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(only=_command_in(words))
+    command = _command_in(words)
+    # A sub-command may start work before its parser is built (``early(words)``): explain's look-up of
+    # this host's sockets is kernel time that overlaps the rest of the start-up on the other core.
+    early = getattr(_COMMANDS.get(command or ""), "early", None)
+    started = early(words[1:]) if early is not None else None
+    parser = build_parser(only=command)
     args = parser.parse_args(words)
+    args.early = started
     run = live_cmd.run_summary if args.command is None else args.run
     name = "portscope" if args.command is None else f"portscope {args.command}"
     try:

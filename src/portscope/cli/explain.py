@@ -63,6 +63,7 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    dump = getattr(args, "early", None)
     from portscope.cli import EXIT_OK, EXIT_USAGE
     from portscope.errors import UsageError
     from portscope.explain import explain_query
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         results += [(argument, explain_query(q, args.os_name)) for q in queries]
     registry_date = registry().as_of
-    live = {} if args.no_live else _who_now([e for _, e in results])
+    live = {} if args.no_live else _who_now([e for _, e in results], dump)
     if args.json:
         from portscope.render.json_doc import EXPLAIN_SCHEMA, dumps
 
@@ -150,8 +151,25 @@ def _result_text(exp: Any, style: Any, registry_date: str, limit: int, live: dic
     return render_line_explanation(exp, style)
 
 
-def _who_now(explanations: list[Any]) -> dict[tuple[int, tuple[str, ...]], Any]:
-    """For each explained port, the sockets that use it now (empty where the OS does not let us look)."""
+def early(words: list[str]) -> Any:
+    """Called before the parser is built: this host's sockets, being dumped on the other core while
+    the command starts and explains (Linux), when some argument may be a port whose users are looked up
+    (``--no-live`` not given); else None. What ``run`` then finds in ``args.early``."""
+    if "--no-live" in words or "-h" in words or "--help" in words or not sys.platform.startswith("linux"):
+        return None
+    if all(word.startswith("-") or is_log_line(word) for word in words):
+        return None
+    from portscope.host._netlink import start_dump
+
+    # The dump's thread needs the GIL back after each recv; at the default 5 ms switch interval it would
+    # wait behind the imports for most of what the overlap saves.
+    sys.setswitchinterval(0.0002)
+    return start_dump()
+
+
+def _who_now(explanations: list[Any], dump: Any = None) -> dict[tuple[int, tuple[str, ...]], Any]:
+    """For each explained port, the sockets that use it now (empty where the OS does not let us look);
+    ``dump``: the socket dump :func:`early` started, shared by every port."""
     from portscope.errors import PortscopeError
     from portscope.host.port_users import port_users
     from portscope.records import PortExplanation
@@ -160,7 +178,7 @@ def _who_now(explanations: list[Any]) -> dict[tuple[int, tuple[str, ...]], Any]:
     for exp in explanations:
         if isinstance(exp, PortExplanation) and (exp.port, exp.protocols) not in out:
             try:
-                out[(exp.port, exp.protocols)] = port_users(exp.port, exp.protocols)
+                out[(exp.port, exp.protocols)] = port_users(exp.port, exp.protocols, dump=dump)
             except PortscopeError:
                 continue
     return out

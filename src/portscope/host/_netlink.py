@@ -35,11 +35,12 @@ from __future__ import annotations
 # The C module, not ``socket``: that one also imports selectors and builds IntEnums (~4 ms), and
 # ``portscope explain`` reaches this module on its start-up path. The calls used here are the same.
 import _socket as socket
+import _thread
 import errno
 import os
 import struct
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from portscope.errors import PlatformError, UsageError
 
@@ -55,6 +56,7 @@ __all__ = [
     "RawSocket",
     "RawSockets",
     "dump_inet_sockets",
+    "start_dump",
 ]
 
 # include/net/tcp_states.h; 13 is the inet_diag pseudo-state TCP_BOUND_INACTIVE (Linux 6.6+).
@@ -439,3 +441,37 @@ def dump_inet_sockets(
     finally:
         sock.close()
     return out
+
+
+def start_dump(protocols: Iterable[str] = ("tcp", "udp")) -> Callable[[], RawSockets]:
+    """Start :func:`dump_inet_sockets` on another thread now; the returned function waits for its result
+    (or raises its error).
+
+    For ``portscope explain PORT``, whose look-up of who uses the port is mostly the kernel walking its
+    socket hash tables (3-4 ms even on an idle host): the walk releases the GIL, so it runs on the other
+    core while the command imports and explains. ``_thread``, not ``threading``, whose import would
+    cost what the overlap saves.
+    """
+    wanted = tuple(protocols)
+    done = _thread.allocate_lock()
+    done.acquire()
+    box: list[RawSockets | BaseException] = []
+
+    def work() -> None:
+        try:
+            box.append(dump_inet_sockets(wanted))
+        except BaseException as exc:  # handed to the waiter, whatever it is
+            box.append(exc)
+        finally:
+            done.release()
+
+    _thread.start_new_thread(work, ())
+
+    def result() -> RawSockets:
+        with done:
+            found = box[0]
+        if isinstance(found, BaseException):
+            raise found
+        return found
+
+    return result

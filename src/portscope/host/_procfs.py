@@ -25,7 +25,6 @@ Choices, and why:
 
 from __future__ import annotations
 
-import array
 import mmap
 import os
 import struct
@@ -270,6 +269,8 @@ class SharedOwnerWalk:
         self.child, self.read_end = child, read_end
 
     def _helper(self, write_end: int) -> None:
+        import array  # here, not at the top: explain's look-up of one port never walks in two processes
+
         walk = _Walk(self.wanted, None)
         index = 0
         positions, shared, pids = self._POSITIONS, self.shared, self.pids
@@ -291,6 +292,8 @@ class SharedOwnerWalk:
 
     def finish(self) -> SocketOwners:
         """Walk our share, collect the helper's, and return the merged map."""
+        import array
+
         if not self.child:
             return socket_owners(self.wanted)
         walk = _Walk(self.wanted, None)

@@ -11,6 +11,12 @@ import sys
 
 from portscope.records import PortUse
 
+TYPE_CHECKING = False  # typing costs explain's start-up; mypy treats this name as True
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from portscope.host._netlink import RawSockets
+
 __all__ = ["PortUsers", "port_users"]
 
 
@@ -22,12 +28,16 @@ class PortUsers:
         self.hidden_owners = hidden_owners
 
 
-def _linux(port: int, protocols: tuple[str, ...]) -> PortUsers:
+def _linux(port: int, protocols: tuple[str, ...], dump: Callable[[], RawSockets] | None) -> PortUsers:
     from portscope.host._netlink import TCP_STATE_NAMES, dump_inet_sockets
     from portscope.host._procfs import process_info, socket_owners
 
-    raw = dump_inet_sockets([p for p in ("tcp", "udp") if p in protocols])
-    matches = [i for i in range(len(raw)) if raw.local_port[i] == port or raw.remote_port[i] == port]
+    raw = dump() if dump is not None else dump_inet_sockets([p for p in ("tcp", "udp") if p in protocols])
+    matches = [
+        i
+        for i in range(len(raw))
+        if (raw.local_port[i] == port or raw.remote_port[i] == port) and raw.protocol[i] in protocols
+    ]
     inodes = {inode for i in matches if (inode := raw.inode[i])}
     owners = socket_owners(inodes, stop_early=True) if inodes else None
     first = owners.first if owners is not None else {}
@@ -99,11 +109,18 @@ def _psutil(port: int, protocols: tuple[str, ...]) -> PortUsers:
     return PortUsers(uses, 0)
 
 
-def port_users(port: int, protocols: tuple[str, ...], platform: str = sys.platform) -> PortUsers:
+def port_users(
+    port: int,
+    protocols: tuple[str, ...],
+    platform: str = sys.platform,
+    *,
+    dump: Callable[[], RawSockets] | None = None,
+) -> PortUsers:
     """Every socket of this host (this network namespace) with ``port`` on either side, with its process.
 
-    Raises PlatformError where the OS does not let us list sockets.
+    ``dump`` (Linux): a sock_diag dump already under way (:func:`portscope.host._netlink.start_dump`),
+    used instead of a new one. Raises PlatformError where the OS does not let us list sockets.
     """
     if platform.startswith("linux"):
-        return _linux(port, protocols)
+        return _linux(port, protocols, dump)
     return _psutil(port, protocols)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs explain's start-up 3 ms; mypy treats this name as True
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["for_csv", "for_csv_column", "for_terminal"]
 

@@ -8,6 +8,7 @@ import platform
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -23,7 +24,9 @@ from portscope.host._netlink import (
     RawSocket,
     RawSockets,
     _address_text,
+    _chunks,
     _dump_one,
+    _last_chunk,
     _open,
     dump_inet_sockets,
     start_dump,
@@ -238,7 +241,7 @@ def test_kernel_error_becomes_platform_error() -> None:
     sock = _open()  # a bare _socket.socket: no context manager
     try:
         with pytest.raises(PlatformError, match=r"sock_diag dump of test/AF_INET failed: .*ENOENT"):
-            _dump_one(sock, bytearray(1 << 21), socket.AF_INET, 254, ALL_STATES, 1, "test/AF_INET", out)
+            _dump_one(sock, socket.AF_INET, 254, ALL_STATES, 1, "test/AF_INET", out)
     finally:
         sock.close()
 
@@ -354,3 +357,23 @@ def test_a_dump_started_early_gives_the_sockets_or_its_error(monkeypatch: pytest
     monkeypatch.setattr(_netlink, "dump_inet_sockets", refused)
     with pytest.raises(PlatformError, match="blocked"):
         start_dump()()
+
+
+def test_a_chunk_that_only_looks_like_the_last_does_not_end_the_dump() -> None:
+    """The read-ahead thread stops after a chunk ending in what looks like NLMSG_DONE; if that was in
+    fact the tail of a socket's message (its timer 20 ms, its receive queue 3 bytes), the parser reads
+    the rest itself. Chunks come through a SOCK_SEQPACKET pair, which keeps their bounds as netlink does."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    message = struct.pack(
+        "=IHHII4B2H16s16sI8s5I", 88, 20, 2, 1, 0, socket.AF_INET, ESTABLISHED, 0, 0, socket.htons(56744),
+        socket.htons(443), bytes(16), bytes(16), 0, bytes(8), 20, 3, 0, 0, 4242,
+    )  # fmt: skip
+    done = struct.pack("=IHHIIi", 20, 3, 2, 1, 0, 0)
+    assert _last_chunk(message) and _last_chunk(done) and not _last_chunk(message[:-4])
+    a.send(message)
+    a.send(done)
+    chunks = _chunks(b, "test")
+    got = [next(chunks)[0][:88], next(chunks)[0][:20]]
+    chunks.close()
+    a.close()
+    assert got == [message, done]

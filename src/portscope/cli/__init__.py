@@ -131,8 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = _command_in(words)
     # A sub-command may start work before its parser is built (``early(words)``): explain's look-up of
     # this host's sockets is kernel time that overlaps the rest of the start-up on the other core.
-    early = getattr(_COMMANDS.get(command or ""), "early", None)
-    started = early(words[1:]) if early is not None else None
+    early = getattr(live_cmd if command == "" else _COMMANDS.get(command or ""), "early", None)
+    started = early(words[1:] if command else words) if early is not None else None
     parser = build_parser(only=command)
     args = parser.parse_args(words)
     args.early = started

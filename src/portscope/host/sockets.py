@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from portscope._words import count
 from portscope.errors import PlatformError, UsageError
@@ -24,6 +24,9 @@ from portscope.host.owners import KERNEL_ONLY_STATES, AttributionStats, attribut
 from portscope.host.roles import DEFAULT_RANGE, classify
 from portscope.host.table import SocketTable
 from portscope.records import ClientRange, ConntrackUsage, DnatRule, HostPortRange, NetNamespace
+
+if TYPE_CHECKING:
+    from portscope.host._procfs import SharedOwnerWalk
 
 __all__ = ["BACKENDS", "NamespaceView", "Snapshot", "client_range_of_view", "snapshot"]
 
@@ -190,12 +193,14 @@ def _published(table: SocketTable, views: list[NamespaceView], notes: list[str])
     return list(rules)
 
 
-def _linux_snapshot(processes: bool, all_namespaces: bool) -> Snapshot:
+def _linux_snapshot(processes: bool, all_namespaces: bool, walk: SharedOwnerWalk | None = None) -> Snapshot:
     from portscope.host._procfs import SharedOwnerWalk
 
-    # The owner walk is the slow, kernel-bound step: start it first, on the other core, and join it last.
-    # Socket inodes are unique host-wide, so one walk serves every namespace.
-    walk = SharedOwnerWalk() if processes else None
+    # The owner walk is the slow, kernel-bound step: start it first, on the other core, and join it last
+    # (or the caller started it earlier still). Socket inodes are unique host-wide: one walk serves
+    # every namespace.
+    if walk is None and processes:
+        walk = SharedOwnerWalk()
     notes: list[str] = []
     current, host = _current_netns(), _host_netns()
     # pid 1's namespace is the host's; where we may not read it (a sandbox), assume ours is the host's.
@@ -305,6 +310,11 @@ def _unmap(address: str) -> str:
     return address[7:] if address.startswith("::ffff:") and "." in address else address
 
 
+def _abandon(walk: SharedOwnerWalk | None) -> None:
+    if walk is not None:
+        walk.finish()  # joins the helper process; its result is not needed
+
+
 def _choose(backend: str | None) -> str:
     if backend is not None:
         if backend not in BACKENDS:
@@ -313,18 +323,29 @@ def _choose(backend: str | None) -> str:
     return "netlink" if sys.platform.startswith("linux") else "psutil"
 
 
-def snapshot(*, processes: bool = True, backend: str | None = None, all_namespaces: bool = True) -> Snapshot:
+def snapshot(
+    *,
+    processes: bool = True,
+    backend: str | None = None,
+    all_namespaces: bool = True,
+    owner_walk: SharedOwnerWalk | None = None,
+) -> Snapshot:
     """Every TCP and UDP socket of this host (IPv4 and IPv6, every state), with owners and roles.
 
     ``processes=False`` skips the owner lookup (the slow part). ``backend`` forces ``netlink`` or
     ``psutil``. On Linux, a netlink failure falls back to psutil and says so in ``notes``.
     ``all_namespaces`` (Linux, root): also every other network namespace (containers, ip netns),
     each socket labelled with its namespace and judged by that namespace's own ephemeral range.
+    ``owner_walk``: the /proc walk for owners, already started (``SharedOwnerWalk()``: ``portscope
+    live`` starts it before it has even built its parser, so that the slowest step has finished when
+    the sockets are classified), used instead of starting one; it is joined whatever happens.
     """
     chosen = _choose(backend)
+    if chosen != "netlink" or not processes:
+        _abandon(owner_walk)
     if chosen == "netlink":
         try:
-            return _linux_snapshot(processes, all_namespaces)
+            return _linux_snapshot(processes, all_namespaces, owner_walk if processes else None)
         except PlatformError as exc:
             if backend == "netlink":
                 raise

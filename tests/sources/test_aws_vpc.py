@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from portscope.errors import DataError, UsageError
@@ -264,6 +264,7 @@ def test_json_bad_records_keep_the_rest() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 3000), st.binary(max_size=50))
+@example(cut=1042, noise=b"0")  # a time past 2255 (1.44e10 s): its duration in microseconds was no float64
 def test_fuzz_json(cut: int, noise: bytes) -> None:
     """Cut and damaged JSON forms never raise anything but DataError under strict."""
     for name in ("firehose-cloudwatch-subscription.json", "json-records-v5.jsonl"):

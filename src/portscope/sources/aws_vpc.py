@@ -555,11 +555,11 @@ def _flows(text: dict[str, Any], lines: Any, ctx: ReadContext, split_errors: Def
     for name in ("packets", "bytes"):
         counts[name], bad = as_count(field(name))
         checks.check("bad value", name, field(name), bad)
-    times = {}
+    times, seconds = {}, {}
     for name in ("start", "end"):
-        seconds, bad = as_int(field(name), 0, _MAX_SECONDS, pa.int64())
+        seconds[name], bad = as_int(field(name), 0, _MAX_SECONDS, pa.int64())
         checks.check("bad timestamp", name, field(name), bad)
-        times[name] = pc.cast(pc.multiply(seconds, 1_000_000), pa.timestamp("us", tz="UTC"))
+        times[name] = pc.cast(pc.multiply(seconds[name], 1_000_000), pa.timestamp("us", tz="UTC"))
     flags, bad = as_int(field("tcp-flags"), 0, 255, pa.uint8())
     checks.check("bad value", "tcp-flags", field("tcp-flags"), bad)
     action = _coded(field("action"), _ACTIONS)
@@ -576,9 +576,8 @@ def _flows(text: dict[str, Any], lines: Any, ctx: ReadContext, split_errors: Def
     acked = pc.not_equal(pc.bit_wise_and(flags, 0x10), 0)
     opened = pc.fill_null(pc.and_(syn, pc.invert(acked)), False)
     flag_names = pa.array([tcp_flag_names(n) or None for n in range(256)])
-    duration = pc.divide(
-        pc.cast(pc.subtract(pc.cast(times["end"], pa.int64()), pc.cast(times["start"], pa.int64())), pa.float64()), 1e6
-    )
+    # In whole seconds, exact as float64 (under 2**53); in microseconds a time past 2255 was not.
+    duration = pc.cast(pc.subtract(seconds["end"], seconds["start"]), pa.float64())
     columns = {
         "start": times["start"],
         "end": times["end"],
@@ -676,7 +675,7 @@ def _flow_row(text: dict[str, str | None], line: int, label: str) -> dict[str, A
         {
             "start": start,
             "end": end,
-            "duration": None if start is None or end is None else (end - start) / 1e6,
+            "duration": None if times["start"] is None or times["end"] is None else times["end"] - times["start"],
             "observer": None if is_missing(observer) else observer,
             "source_format": NAME,
             "protocol": None if ip_proto is None else PROTOCOL_NAMES.get(ip_proto, str(ip_proto)),

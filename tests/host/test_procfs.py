@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from portscope.host._netlink import dump_inet_sockets
-from portscope.host._procfs import parse_start_time, process_info, socket_owners
+from portscope.host._procfs import SharedOwnerWalk, parse_start_time, process_info, socket_owners
 from tests.conftest import run_as_nobody
 
 pytestmark = pytest.mark.skipif(
@@ -172,3 +172,16 @@ def test_parse_start_time_takes_field_22_after_the_last_parenthesis() -> None:
     fields = " ".join(str(n) for n in range(3, 53))  # fields 3..52; field 22 is "22"
     assert parse_start_time(f"1234 (a) (b c) {fields}".encode()) == 22
     assert parse_start_time(f"7 (x) {fields}\n".encode()) == 22
+
+
+def test_a_walk_not_wanted_after_all_is_cancelled() -> None:
+    """``live`` starts the owner walk before it knows its back-end; one that falls back to psutil lets the
+    forked helper go: killed, reaped, its pipe closed; a second cancel does nothing."""
+    walk = SharedOwnerWalk()
+    child = walk.child
+    walk.cancel()
+    walk.cancel()
+    assert walk.child == 0
+    if child:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(child, os.WNOHANG)

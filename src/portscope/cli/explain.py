@@ -161,9 +161,6 @@ def early(words: list[str]) -> Any:
         return None
     from portscope.host._netlink import start_dump
 
-    # The dump's thread needs the GIL back after each recv; at the default 5 ms switch interval it would
-    # wait behind the imports for most of what the overlap saves.
-    sys.setswitchinterval(0.0002)
     return start_dump()
 
 

@@ -290,6 +290,19 @@ class SharedOwnerWalk:
             view = view[os.write(write_end, view) :]
         os.close(write_end)
 
+    def cancel(self) -> None:
+        """Stop the helper and let go of it, when its result is not wanted after all (a snapshot that
+        fell back to psutil); nothing once :meth:`finish` has joined it."""
+        if not self.child:
+            return
+        import signal
+
+        os.kill(self.child, signal.SIGKILL)  # our unreaped child: it exists until waited for
+        os.waitpid(self.child, 0)
+        os.close(self.read_end)
+        self.shared.close()
+        self.child = 0
+
     def finish(self) -> SocketOwners:
         """Walk our share, collect the helper's, and return the merged map."""
         import array
@@ -309,6 +322,7 @@ class SharedOwnerWalk:
         with os.fdopen(self.read_end, "rb") as pipe:
             payload = pipe.read()
         os.waitpid(self.child, 0)
+        self.child = 0
         helper = _Walk(self.wanted, None)
         if len(payload) >= 48:
             header = array.array("Q")

@@ -310,11 +310,6 @@ def _unmap(address: str) -> str:
     return address[7:] if address.startswith("::ffff:") and "." in address else address
 
 
-def _abandon(walk: SharedOwnerWalk | None) -> None:
-    if walk is not None:
-        walk.finish()  # joins the helper process; its result is not needed
-
-
 def _choose(backend: str | None) -> str:
     if backend is not None:
         if backend not in BACKENDS:
@@ -341,12 +336,14 @@ def snapshot(
     the sockets are classified), used instead of starting one; it is joined whatever happens.
     """
     chosen = _choose(backend)
-    if chosen != "netlink" or not processes:
-        _abandon(owner_walk)
+    if owner_walk is not None and (chosen != "netlink" or not processes):
+        owner_walk.cancel()
     if chosen == "netlink":
         try:
             return _linux_snapshot(processes, all_namespaces, owner_walk if processes else None)
         except PlatformError as exc:
+            if owner_walk is not None:
+                owner_walk.cancel()
             if backend == "netlink":
                 raise
             fallback = _psutil_snapshot(processes)

@@ -241,7 +241,7 @@ def test_kernel_error_becomes_platform_error() -> None:
     sock = _open()  # a bare _socket.socket: no context manager
     try:
         with pytest.raises(PlatformError, match=r"sock_diag dump of test/AF_INET failed: .*ENOENT"):
-            _dump_one(sock, socket.AF_INET, 254, ALL_STATES, 1, "test/AF_INET", out)
+            _dump_one(sock, True, socket.AF_INET, 254, ALL_STATES, 1, "test/AF_INET", out)
     finally:
         sock.close()
 

@@ -271,16 +271,21 @@ def _chunks(sock: socket.socket, what: str) -> Iterator[tuple[bytes, int]]:
             if not item:
                 raise PlatformError(f"sock_diag dump of {what}: the kernel closed the socket mid-dump")
             yield item, len(item) - len(_SLACK)
-        while True:  # the reader took a chunk for the last one and the dump went on: read the rest here
-            try:
-                data = sock.recv(_CHUNK)
-            except OSError as exc:
-                raise _read_error(exc, what) from exc
-            if not data:
-                raise PlatformError(f"sock_diag dump of {what}: the kernel closed the socket mid-dump")
-            yield data + _SLACK, len(data)
+        yield from _chunks_here(sock, what)  # the reader took a chunk for the last one: read the rest here
     finally:
         sock.close()
+
+
+def _chunks_here(sock: socket.socket, what: str) -> Iterator[tuple[bytes, int]]:
+    """The reply to a dump request, chunk by chunk as :func:`_chunks` gives it, read by this thread."""
+    while True:
+        try:
+            data = sock.recv(_CHUNK)
+        except OSError as exc:
+            raise _read_error(exc, what) from exc
+        if not data:
+            raise PlatformError(f"sock_diag dump of {what}: the kernel closed the socket mid-dump")
+        yield data + _SLACK, len(data)
 
 
 def _read_error(exc: BaseException, what: str) -> BaseException:
@@ -304,6 +309,7 @@ def _netlink_error(buf: bytes | bytearray, offset: int, what: str) -> PlatformEr
 
 def _dump_one(
     sock: socket.socket,
+    read_ahead: bool,
     family: int,
     protocol: int,
     states: int,
@@ -365,7 +371,7 @@ def _dump_one(
     size = _MESSAGE_SIZE
     count = 0
 
-    for buf, n in _chunks(sock, what):
+    for buf, n in _chunks(sock, what) if read_ahead else _chunks_here(sock, what):
         off = 0
         while off < n:
             # One unpack per message; a short control message (NLMSG_DONE is 20 bytes) reads stale
@@ -459,10 +465,14 @@ def dump_inet_sockets(
     protocols: Iterable[str] = ("tcp", "udp"),
     families: Iterable[int] = (socket.AF_INET, socket.AF_INET6),
     states: int = ALL_STATES,
+    *,
+    read_ahead: bool = True,
 ) -> RawSockets:
     """Dump the TCP and/or UDP sockets of this network namespace, one sock_diag request per pair.
 
     ``states`` is the kernel bitmask ``1 << state`` (:data:`TCP_STATE_NAMES`), applied by the kernel.
+    ``read_ahead``: read each next chunk on another thread while this one is parsed (:func:`_chunks`);
+    a caller whose other core is busy already (a snapshot's owner walk) gains nothing from it.
     Raises :class:`~portscope.errors.PlatformError` when sock_diag is unavailable (not Linux, no
     netlink in a sandbox, a missing diag module), so the caller can fall back to another back-end.
     """
@@ -473,7 +483,8 @@ def dump_inet_sockets(
     out = RawSockets()
     seq = 0
     switching = sys.getswitchinterval()
-    sys.setswitchinterval(min(switching, _SWITCH))  # see _chunks: the reader must not wait for the GIL
+    if read_ahead:
+        sys.setswitchinterval(min(switching, _SWITCH))  # see _chunks: the reader must not wait for the GIL
     try:
         for family in fams:
             for proto in protos:
@@ -481,9 +492,8 @@ def dump_inet_sockets(
                 sock = _open()  # one per request: a reader that outlived its dump can take nothing from the next
                 start = len(out.state)
                 try:
-                    count = _dump_one(
-                        sock, family, _PROTOCOLS[proto], states, seq, f"{proto}/{_FAMILY_NAMES[family]}", out
-                    )
+                    what = f"{proto}/{_FAMILY_NAMES[family]}"
+                    count = _dump_one(sock, read_ahead, family, _PROTOCOLS[proto], states, seq, what, out)
                 finally:
                     sock.close()
                 out.family.extend([family] * count)

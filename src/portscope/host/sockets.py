@@ -90,10 +90,10 @@ def _host_netns() -> int | None:
         return None
 
 
-def _netlink_table(netns: int | None, label: str) -> SocketTable:
+def _netlink_table(netns: int | None, label: str, read_ahead: bool = True) -> SocketTable:
     from portscope.host._netlink import TCP_STATE_NAMES, dump_inet_sockets
 
-    raw = dump_inet_sockets()
+    raw = dump_inet_sockets(read_ahead=read_ahead)
     n = len(raw)
     table = SocketTable()
     table.protocol = raw.protocol
@@ -205,7 +205,7 @@ def _linux_snapshot(processes: bool, all_namespaces: bool, walk: SharedOwnerWalk
     current, host = _current_netns(), _host_netns()
     # pid 1's namespace is the host's; where we may not read it (a sandbox), assume ours is the host's.
     label = "host" if host is None or current == host else f"netns:[{current}]"
-    table = _netlink_table(current, label)
+    table = _netlink_table(current, label, read_ahead=walk is None)  # the walk has the other core
     views = [_view(label, current, None, len(table))]
     if all_namespaces:
         for view, other in _other_namespaces(current, notes):

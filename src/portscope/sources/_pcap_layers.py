@@ -371,7 +371,10 @@ class Decoder:
         p.proto[:] = proto
         fragmented = more | (fragment_offset > 0)
         whole = ~(fragment_offset > 0)  # first fragments carry the transport header
-        p = self._transport(chunk, at, idx, p, l4 - l3, cap, total - (l4 - l3), l3, whole)
+        p, kept = self._transport(chunk, at, idx, p, l4 - l3, cap, total - (l4 - l3), l3, whole)
+        if kept is not None:  # packets whose transport header is cut short are gone: so are their rows here
+            fragmented, fragment_offset, more, ident = fragmented[kept], fragment_offset[kept], more[kept], ident[kept]
+            total, l4, l3 = total[kept], l4[kept], l3[kept]
         if fragmented.any():
             p = self._fragments(p, fragmented, fragment_offset, more, ident, total - (l4 - l3), l4 - l3)
         return p
@@ -424,8 +427,9 @@ class Decoder:
         l4len: np.ndarray,
         l3: np.ndarray,
         whole: np.ndarray,
-    ) -> Packets:
-        """TCP, UDP, ICMP, ICMPv6 and SCTP header fields; other protocols stay port-less."""
+    ) -> tuple[Packets, np.ndarray | None]:
+        """TCP, UDP, ICMP, ICMPv6 and SCTP header fields; other protocols stay port-less. With the
+        packets, the mask of those kept when some had to go (a transport header cut short), else None."""
         avail = np.minimum(cap - hl, l4len)  # transport bytes captured
         l4 = l3 + hl
         proto = p.proto
@@ -469,8 +473,8 @@ class Decoder:
             p.one_way[icmp] = counterpart < 0
             p.sport[icmp], p.dport[icmp] = kind, np.where(counterpart < 0, code, counterpart)
         if not keep.all():
-            p = Packets(*(column[keep] for column in p))
-        return p
+            return Packets(*(column[keep] for column in p)), keep
+        return p, None
 
     def _teredo(
         self, chunk: RecordChunk, at: _Bytes, idx: np.ndarray, off: np.ndarray, avail: np.ndarray, size: np.ndarray

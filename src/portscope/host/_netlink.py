@@ -42,7 +42,7 @@ import struct
 import sys
 from collections.abc import Callable, Iterable, Iterator
 
-from portscope.errors import PlatformError, UsageError
+from portscope.errors import PlatformError, PortscopeError, UsageError
 
 TYPE_CHECKING = False  # see portscope._namedtuple: typing is too slow to import at start-up
 if TYPE_CHECKING:
@@ -250,7 +250,7 @@ def _chunks(sock: socket.socket, what: str) -> Iterator[tuple[bytes, int]]:
     """
     from _queue import SimpleQueue
 
-    queue: SimpleQueue[bytes | BaseException | None] = SimpleQueue()
+    queue: SimpleQueue[bytes | OSError | None] = SimpleQueue()
 
     def read() -> None:
         try:
@@ -259,15 +259,16 @@ def _chunks(sock: socket.socket, what: str) -> Iterator[tuple[bytes, int]]:
                 queue.put(data + _SLACK if data else data)
                 if not data or _last_chunk(data):
                     break
-        except BaseException as exc:  # handed to the parser, whatever it is
+        except OSError as exc:  # the parser raises it, as a PlatformError
             queue.put(exc)
-        queue.put(None)
+        finally:
+            queue.put(None)  # however the reader ends, the parser is not left waiting: it reads on itself
 
     _thread.start_new_thread(read, ())
     try:
         while (item := queue.get()) is not None:
-            if isinstance(item, BaseException):
-                raise _read_error(item, what)
+            if isinstance(item, OSError):
+                raise _read_error(item, what) from item
             if not item:
                 raise PlatformError(f"sock_diag dump of {what}: the kernel closed the socket mid-dump")
             yield item, len(item) - len(_SLACK)
@@ -288,10 +289,8 @@ def _chunks_here(sock: socket.socket, what: str) -> Iterator[tuple[bytes, int]]:
         yield data + _SLACK, len(data)
 
 
-def _read_error(exc: BaseException, what: str) -> BaseException:
-    if isinstance(exc, OSError):
-        return PlatformError(f"sock_diag dump of {what} failed while reading: {exc.strerror or exc}")
-    return exc
+def _read_error(exc: OSError, what: str) -> PlatformError:
+    return PlatformError(f"sock_diag dump of {what} failed while reading: {exc.strerror or exc}")
 
 
 def _netlink_error(buf: bytes | bytearray, offset: int, what: str) -> PlatformError:
@@ -523,12 +522,12 @@ def start_dump(protocols: Iterable[str] = ("tcp", "udp")) -> Callable[[], RawSoc
     wanted = tuple(protocols)
     done = _thread.allocate_lock()
     done.acquire()
-    box: list[RawSockets | BaseException] = []
+    box: list[RawSockets | PortscopeError] = []
 
     def work() -> None:
         try:
             box.append(dump_inet_sockets(wanted))
-        except BaseException as exc:  # handed to the waiter, whatever it is
+        except PortscopeError as exc:  # the waiter raises it
             box.append(exc)
         finally:
             done.release()
@@ -537,8 +536,8 @@ def start_dump(protocols: Iterable[str] = ("tcp", "udp")) -> Callable[[], RawSoc
 
     def result() -> RawSockets:
         with done:
-            found = box[0]
-        if isinstance(found, BaseException):
+            found = box[0] if box else PlatformError("the socket dump stopped without a result")
+        if isinstance(found, PortscopeError):
             raise found
         return found
 

@@ -280,12 +280,11 @@ class SharedOwnerWalk:
             os.close(write_end)
             return
         if child == 0:  # pragma: no cover - runs in the helper process; its output is checked by the parent
-            os.close(read_end)
-            code = 0
+            code = 1  # unless the walk ends well; whatever happens, the helper leaves by os._exit
             try:
+                os.close(read_end)
                 self._helper(write_end)
-            except BaseException:
-                code = 1
+                code = 0
             finally:
                 os._exit(code)
         os.close(write_end)

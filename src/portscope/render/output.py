@@ -2,8 +2,9 @@
 
 Never lose the user's data: a run that fails, is interrupted or is stopped by ``--strict`` must not
 truncate or replace a file that was already there, and must leave no half-written one. So a regular
-file is written as ``.NAME.portscope-XXXX`` in the target's directory (same file system: the rename
-is atomic, POSIX rename(2)) and renamed over the target on success only. A target that is not a
+file is written as ``.NAME.portscope-`` and a random suffix (``tempfile.mkstemp``) in the target's
+directory (same file system: the rename is atomic, POSIX rename(2)) and renamed over the target on
+success only. A target that is not a
 regular file (``/dev/stdout``, a FIFO, ``/dev/full``, a terminal) is written in place: there is
 nothing there to protect and no directory to write beside it in.
 

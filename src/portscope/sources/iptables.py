@@ -81,8 +81,13 @@ def _text_rows(stream: BinaryIO, context: ReadContext, times: TimeContext) -> It
         if row is None:
             context.stats.count_skipped(1)
         elif isinstance(row, tuple):
-            context.stats.good += 1
-            yield row_values({**packet_values(*row), "evidence_file": context.label})
+            yield _one_row(row, context)
+
+
+def _one_row(row: _Row, context: ReadContext) -> dict[str, Any]:
+    """A reference-parser row as ``ReadContext.as_rows`` wants it (a flow dict), counted as good."""
+    context.stats.good += 1
+    return row_values({**packet_values(*row), "evidence_file": context.label})
 
 
 def _blocks(stream: BinaryIO) -> Iterator[tuple[bytes, int]]:
@@ -259,8 +264,7 @@ def _journal_rows(
         if row is None:
             skipped += 1
         elif isinstance(row, tuple) and context.as_rows:
-            context.stats.good += 1
-            yield row_values({**packet_values(*row), "evidence_file": context.label})
+            yield _one_row(row, context)
         elif isinstance(row, tuple):
             rows.append(row)
         if len(rows) >= context.batch_size:
